@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs what twilio-channel needs on Debian 12: build tools, the libraries it links, Redis 7,
+# and what the tests use (cmocka, python3, node for the signature interop test, clang for fuzzing).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+packages=(build-essential cmake pkg-config
+  libmicrohttpd-dev libhiredis-dev libssl-dev libcurl4-openssl-dev libjansson-dev
+  redis-server redis-tools curl ca-certificates)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(libcmocka-dev python3 clang libclang-rt-dev valgrind nodejs npm wrk docker-compose)
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
