@@ -13,6 +13,10 @@
 #define TW_K_MSG "msg:"         /* msg:<MessageSid> hash */
 #define TW_K_HISTORY ":history" /* msg:<MessageSid>:history */
 #define TW_K_OPTOUT "optout:"   /* optout:<account>:<destination> set of participants */
+#define TW_K_JOB "job:"         /* job:<id> hash of one send job */
+#define TW_K_IDEM "idem:"       /* idem:<Idempotency-Key> -> job id and request hash */
+#define TW_K_OUTQ "outq:"       /* outq:<conversation_key> list of unfinished job ids, in order */
+#define TW_K_PACE "pace:"       /* pace:id:<identity>, pace:conv:<conversation_key> */
 
 /* Consumer groups. */
 #define TW_G_WORKERS "workers"
@@ -25,6 +29,8 @@
 #define TW_F_CONVERSATION_KEY "conversation_key"
 #define TW_F_IDEMPOTENCY_TOKEN "idempotency_token"
 #define TW_F_RECEIVED_AT "received_at"
+/* Fields of an outbound entry. */
+#define TW_F_JOB_ID "job_id"
 
 /* HTTP routes. */
 #define TW_ROUTE_WEBHOOK "/channels/twilio/webhook"

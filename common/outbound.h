@@ -5,7 +5,15 @@
  * A job is a hash <prefix>job:<id> (state, conversation_key, body, media_url, sid, error_code,
  * error_message, created_at, ...) plus one entry in <prefix>outbound whose field job_id names it.
  * An Idempotency-Key maps to its job in <prefix>idem:<key> (with a hash of the request), so the
- * same key with the same request gives the same job and enqueues nothing. */
+ * same key with the same request gives the same job and enqueues nothing.
+ *
+ * The same step appends the job id to <prefix>outq:<conversation_key>, the conversation's list of
+ * unfinished jobs in enqueue order: tw-sender only ever attempts the head of that list, which is
+ * what keeps one conversation's messages in order across replicas.
+ *
+ * Job ids are "ob" + 12 hex digits of the enqueue time (ms) + 20 random hex digits: unique,
+ * roughly time-ordered, URL-safe. Idempotency records live TW_OUTBOUND_IDEM_TTL_S seconds (the
+ * same day-long window as the ingress's dedup claims); after that a key may be reused. */
 #ifndef TW_OUTBOUND_H
 #define TW_OUTBOUND_H
 
@@ -15,6 +23,7 @@
 #include "common/err.h"
 
 #define TW_JOB_ID_MAX 64
+#define TW_OUTBOUND_IDEM_TTL_S 86400
 
 struct tw_outbound_req {
     const char *conversation_key; /* borrowed; canonical */
