@@ -29,7 +29,8 @@ struct tw_form {
 int tw_form_parse(struct tw_form *f, const char *body, size_t len) TW_MUSTCHECK;
 void tw_form_init(struct tw_form *f);
 void tw_form_cleanup(struct tw_form *f);
-/* Appends a pair (copies both); for building forms in tests and tools. */
+/* Appends a pair (copies both); for building forms in tests and tools. Returns TW_OK, TW_EUTF8
+ * (name or value not valid UTF-8: every form holds valid UTF-8), TW_ETOOBIG, TW_ENOMEM. */
 int tw_form_add(struct tw_form *f, const char *name, const char *value) TW_MUSTCHECK;
 
 /* How many times name occurs. */
