@@ -4,7 +4,7 @@ PID, HTTP over loopback, Twilio signatures, and a tiny test runner. Standard lib
 import base64
 import hashlib
 import hmac
-import http.client
+import http.client as httpclient
 import os
 import signal
 import socket
@@ -216,7 +216,7 @@ def run_env(**over):
 # ---------------------------------------------------------------- http and twilio
 
 def http(port, method, path, body=b"", headers=None, timeout=10.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         if isinstance(body, str):
             body = body.encode()
