@@ -126,7 +126,7 @@ class RedisServer:
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.aof else "no",
-                "--appendfsync", "always"]
+                "--appendfsync", "always", "--enable-debug-command", "yes"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.time() + 10
         while time.time() < end:
@@ -199,7 +199,8 @@ class Proc:
         return self.stop(signal.SIGKILL)
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
