@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 
 enum row_type {
     T_STR,      /* any non-empty string without surrounding white space */
@@ -366,9 +367,10 @@ int tw_cfg_load(struct tw_config *cfg, unsigned programs, tw_cfg_getter_fn get, 
         report("TWILIO_API_KEY_SECRET", "and TWILIO_API_KEY_SID must be set together");
         bad++;
     }
-    if (!bad && strncmp(cfg->redis_url, "redis://", 8) != 0 &&
-        strncmp(cfg->redis_url, "unix://", 7) != 0) {
-        report("REDIS_URL", "must start with redis:// or unix://");
+    struct tw_redis_url redis_url;
+    if (!bad && tw_rs_url_parse(cfg->redis_url, &redis_url) < 0) {
+        report("REDIS_URL", "must be redis://[[user]:password@]host[:port][/db] or "
+                            "unix:///path[?db=N]");
         bad++;
     }
     if (bad) {

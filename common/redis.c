@@ -21,6 +21,8 @@ static int pct_copy(char *out, size_t outsz, const char *s, size_t n)
             char hex[3] = {s[i + 1], s[i + 2], 0};
             c = (char)strtol(hex, NULL, 16);
             i += 2;
+            if (c == '\0') /* would silently cut the secret short */
+                return TW_EINVAL;
         }
         if (o + 1 >= outsz)
             return TW_EINVAL;
@@ -28,6 +30,19 @@ static int pct_copy(char *out, size_t outsz, const char *s, size_t n)
     }
     out[o] = '\0';
     return TW_OK;
+}
+
+/* Reads 1..max (or 0..max) as plain decimal digits: no sign, no spaces. Returns the end or NULL. */
+static const char *parse_digits(const char *p, long min, long max, int *out)
+{
+    long v = 0;
+    const char *s = p;
+    while (*p >= '0' && *p <= '9' && v <= max)
+        v = v * 10 + (*p++ - '0');
+    if (p == s || v < min || v > max)
+        return NULL;
+    *out = (int)v;
+    return p;
 }
 
 int tw_rs_url_parse(const char *url, struct tw_redis_url *u)
@@ -40,9 +55,12 @@ int tw_rs_url_parse(const char *url, struct tw_redis_url *u)
         if (n == 0 || n >= sizeof u->unix_path)
             return TW_EINVAL;
         memcpy(u->unix_path, path, n);
-        if (path[n] == '?' && strncmp(path + n + 1, "db=", 3) == 0)
-            u->db = (int)strtol(path + n + 4, NULL, 10);
-        return u->db >= 0 ? TW_OK : TW_EINVAL;
+        if (path[n] == '\0')
+            return TW_OK;
+        const char *end = strncmp(path + n, "?db=", 4) == 0
+                              ? parse_digits(path + n + 4, 0, 100000, &u->db)
+                              : NULL;
+        return end && *end == '\0' ? TW_OK : TW_EINVAL;
     }
     if (strncmp(url, "redis://", 8) != 0)
         return TW_EINVAL;
@@ -65,19 +83,14 @@ int tw_rs_url_parse(const char *url, struct tw_redis_url *u)
     memcpy(u->host, p, hl);
     p += hl;
     if (*p == ':') {
-        char *end;
-        long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || port <= 0 || port > 65535)
+        p = parse_digits(p + 1, 1, 65535, &u->port);
+        if (!p)
             return TW_EINVAL;
-        u->port = (int)port;
-        p = end;
     }
     if (*p == '/' && p[1]) {
-        char *end;
-        long db = strtol(p + 1, &end, 10);
-        if (end == p + 1 || *end || db < 0 || db > 100000)
+        const char *end = parse_digits(p + 1, 0, 100000, &u->db);
+        if (!end || *end)
             return TW_EINVAL;
-        u->db = (int)db;
     } else if (*p && strcmp(p, "/") != 0) {
         return TW_EINVAL;
     }
