@@ -26,7 +26,8 @@ enum row_type {
     T_AGENT,    /* a name: letters, digits, '-', '_' */
 };
 
-#define ALL (TW_P_INGRESS | TW_P_WORKER | TW_P_SENDER | TW_P_ADMIN)
+#define SERVERS (TW_P_INGRESS | TW_P_WORKER | TW_P_SENDER)
+#define ALL (SERVERS | TW_P_ADMIN)
 
 struct row {
     const char *name;
@@ -42,7 +43,8 @@ struct row {
 #define OFF(f) offsetof(struct tw_config, f)
 
 static const struct row rows[] = {
-    {"TWILIO_ACCOUNT_SID", T_SID_AC, OFF(account_sid), NULL, 0, 0, ALL, ALL, false},
+    /* tw-admin reads it when present; only its commands that talk to Twilio's side need it. */
+    {"TWILIO_ACCOUNT_SID", T_SID_AC, OFF(account_sid), NULL, 0, 0, ALL, SERVERS, false},
     {"TWILIO_AUTH_TOKEN", T_STR, OFF(auth_token), NULL, 0, 0, ALL,
      TW_P_INGRESS | TW_P_SENDER | TW_P_WORKER, true},
     {"TWILIO_AUTH_TOKEN_SECONDARY", T_STR, OFF(auth_token_secondary), NULL, 0, 0,
@@ -85,8 +87,8 @@ static const struct row rows[] = {
     {"TW_SEND_MPS", T_DOUBLE, OFF(send_mps), "1", 0, 10000, TW_P_SENDER, 0, false},
     {"TW_SEND_CONCURRENCY", T_LONG, OFF(send_concurrency), "8", 1, 256, TW_P_SENDER, 0, false},
     {"TW_SEND_MODE", T_SENDMODE, OFF(send_mode), "at-most-once", 0, 0, TW_P_SENDER, 0, false},
-    {"TW_METRICS_LISTEN", T_LISTEN, OFF(metrics_listen), NULL, 0, 0, TW_P_WORKER | TW_P_SENDER, 0,
-     false},
+    {"TW_METRICS_LISTEN", T_LISTEN, OFF(metrics_listen), NULL, 0, 0,
+     TW_P_WORKER | TW_P_SENDER | TW_P_ADMIN, 0, false},
     {"LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0, ALL, 0, false},
 };
 
@@ -352,7 +354,8 @@ int tw_cfg_load(struct tw_config *cfg, unsigned programs, tw_cfg_getter_fn get, 
     }
     if (!bad) {
         bool phone = cfg->phone_number != NULL, svc = cfg->messaging_service_sid != NULL;
-        if (phone == svc) {
+        /* Both set is always wrong; neither is fine for tw-admin alone (queues, keys). */
+        if (phone == svc && (phone || (programs & SERVERS))) {
             report("TWILIO_PHONE_NUMBER", phone ? "and TWILIO_MESSAGING_SERVICE_SID are both set; "
                                                   "set exactly one"
                                                 : "or TWILIO_MESSAGING_SERVICE_SID is required");

@@ -152,6 +152,27 @@ static void test_good_values(void **state)
     tw_cfg_cleanup(&cfg);
 }
 
+/* tw-admin alone (queues, keys) needs no account or destination; both destinations stay wrong. */
+static void test_admin_minimal(void **state)
+{
+    (void)state;
+    struct env e = {0};
+    set(&e, "TW_METRICS_LISTEN", "0.0.0.0:9090");
+    struct tw_config cfg;
+    assert_int_equal(tw_cfg_load(&cfg, TW_P_ADMIN, getter, &e), TW_OK);
+    assert_null(cfg.account_sid);
+    assert_string_equal(cfg.metrics_listen, "0.0.0.0:9090");
+    assert_string_equal(cfg.redis_prefix, "tw:");
+    tw_cfg_cleanup(&cfg);
+    set(&e, "TWILIO_PHONE_NUMBER", "+15557007007");
+    set(&e, "TWILIO_MESSAGING_SERVICE_SID", MG);
+    assert_int_equal(tw_cfg_load(&cfg, TW_P_ADMIN, getter, &e), TW_ECONFIG);
+    assert_int_equal(tw_cfg_load(&cfg, TW_P_ADMIN | TW_P_INGRESS, getter, &e), TW_ECONFIG);
+    set(&e, "TWILIO_PHONE_NUMBER", NULL);
+    set(&e, "TWILIO_MESSAGING_SERVICE_SID", NULL);
+    assert_int_equal(tw_cfg_load(&cfg, TW_P_ADMIN | TW_P_WORKER, getter, &e), TW_ECONFIG);
+}
+
 int main(void)
 {
     tw_log_init("test", TW_LOG_ERROR_L + 1);
@@ -160,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_worker_defaults),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_good_values),
+        cmocka_unit_test(test_admin_minimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
