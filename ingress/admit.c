@@ -81,23 +81,11 @@ static bool ensure_connected(struct ing_admit *a)
     return true;
 }
 
-static enum ing_admit_result classify(struct ing_admit *a, struct ing_admit_item *it,
-                                      redisReply *r)
+/* Reads one reply's meaning. NOSCRIPT is left to the caller: the script did not run. */
+static enum ing_admit_result classify(const struct ing_admit_item *it, const redisReply *r)
 {
     if (it->kind == ING_ADMIT_PING)
-        return (r->type == REDIS_REPLY_STATUS) ? ING_ADMIT_STORED : ING_ADMIT_FAILED;
-    if (tw_rs_is_noscript(r)) {
-        /* Redis lost its script cache (restart, SCRIPT FLUSH): run it by source once. */
-        redisReply *again =
-            tw_rs_eval(a->redis, &a->script, 2, it->argc, it->argv, it->lens);
-        if (!again) {
-            drop_connection(a, a->redis->errstr);
-            return ING_ADMIT_FAILED;
-        }
-        enum ing_admit_result res = classify(a, it, again);
-        freeReplyObject(again);
-        return res;
-    }
+        return r->type == REDIS_REPLY_STATUS ? ING_ADMIT_STORED : ING_ADMIT_FAILED;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER)
         return r->element[0]->integer == 1 ? ING_ADMIT_STORED : ING_ADMIT_DUPLICATE;
@@ -105,6 +93,22 @@ static enum ing_admit_result classify(struct ing_admit *a, struct ing_admit_item
         TW_LOG_WARN("redis refused admission", TW_F_STR("error", r->str));
     tw_metrics_inc("tw_ingress_redis_errors_total", "", 1);
     return ING_ADMIT_FAILED;
+}
+
+/* Redis lost its script cache (restart, SCRIPT FLUSH): run the script by source. Called only
+ * once every pipelined reply has been read, so replies cannot be mismatched. */
+static enum ing_admit_result rerun(struct ing_admit *a, struct ing_admit_item *it)
+{
+    if (!a->redis)
+        return ING_ADMIT_FAILED;
+    redisReply *r = tw_rs_eval(a->redis, &a->script, 2, it->argc, it->argv, it->lens);
+    if (!r) {
+        drop_connection(a, a->redis->errstr);
+        return ING_ADMIT_FAILED;
+    }
+    enum ing_admit_result res = classify(it, r);
+    freeReplyObject(r);
+    return res;
 }
 
 static void run_batch(struct ing_admit *a, struct ing_admit_item *batch)
@@ -116,7 +120,7 @@ static void run_batch(struct ing_admit *a, struct ing_admit_item *batch)
         }
         return;
     }
-    int appended = 0;
+    /* Pipeline: append every command, then read the replies in order. */
     for (struct ing_admit_item *it = batch; it; it = it->next) {
         int rc;
         if (it->kind == ING_ADMIT_PING) {
@@ -125,30 +129,32 @@ static void run_batch(struct ing_admit *a, struct ing_admit_item *batch)
         } else {
             rc = tw_rs_eval_append(a->redis, &a->script, 2, it->argc, it->argv, it->lens);
         }
-        if (rc < 0)
-            break;
-        appended++;
+        it->result = rc == TW_OK ? ING_ADMIT_PENDING : ING_ADMIT_FAILED;
     }
-    struct ing_admit_item *it = batch;
-    for (int i = 0; i < appended; i++) {
-        struct ing_admit_item *next = it->next;
+    bool noscript = false;
+    for (struct ing_admit_item *it = batch; it; it = it->next) {
+        if (it->result == ING_ADMIT_FAILED || !a->redis)
+            continue;
         redisReply *r = NULL;
-        enum ing_admit_result res = ING_ADMIT_FAILED;
-        if (a->redis && redisGetReply(a->redis, (void **)&r) == REDIS_OK && r) {
-            res = classify(a, it, r);
-            freeReplyObject(r);
-        } else if (a->redis) {
+        if (redisGetReply(a->redis, (void **)&r) != REDIS_OK || !r) {
             drop_connection(a, a->redis->errstr);
+            it->result = ING_ADMIT_FAILED;
+            continue;
         }
-        finish(it, res);
-        it = next;
+        if (tw_rs_is_noscript(r)) {
+            noscript = true; /* it->result stays PENDING: rerun below */
+        } else {
+            it->result = classify(it, r);
+        }
+        freeReplyObject(r);
     }
-    for (struct ing_admit_item *next; it; it = next) {
+    for (struct ing_admit_item *it = batch, *next; it; it = next) {
         next = it->next;
-        finish(it, ING_ADMIT_FAILED);
+        enum ing_admit_result res = it->result;
+        if (res == ING_ADMIT_PENDING)
+            res = noscript ? rerun(a, it) : ING_ADMIT_FAILED;
+        finish(it, res);
     }
-    if (a->redis && a->redis->err)
-        drop_connection(a, a->redis->errstr);
 }
 
 static void *admit_main(void *arg)

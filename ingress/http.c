@@ -247,12 +247,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return on_headers(srv, conn, url, method, req_cls);
 
     if (*upload_size) {
-        /* Past the cap, stop buffering and answer at once; MHD closes the connection. */
-        if (!req->too_big && tw_buf_append(&req->body, upload, *upload_size) != TW_OK) {
-            req->too_big = true;
-            tw_buf_cleanup(&req->body);
+        /* Past the cap nothing more is buffered. libmicrohttpd cannot answer in the middle of
+         * an upload, so the rest is read and dropped and 413 sent at its end; a client that
+         * keeps sending as much again is cut off. */
+        if (req->too_big) {
+            req->discarded += *upload_size;
             *upload_size = 0;
-            return reply(conn, req->route, MHD_HTTP_CONTENT_TOO_LARGE, "", NULL, NULL);
+            return req->discarded > req->body.max ? MHD_NO : MHD_YES;
+        }
+        if (tw_buf_append(&req->body, upload, *upload_size) != TW_OK) {
+            req->too_big = true;
+            req->discarded = *upload_size;
+            tw_buf_cleanup(&req->body);
         }
         *upload_size = 0;
         return MHD_YES;

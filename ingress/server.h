@@ -41,6 +41,7 @@ struct ing_request {
     unsigned status;  /* the answer once decided, 0 before */
     bool suspended;   /* waiting for the admission thread */
     bool too_big;
+    size_t discarded; /* bytes dropped after the body went past the cap */
     struct tw_buf body;
     struct tw_form form;
     /* what the admission script receives (all owned, malloc) */

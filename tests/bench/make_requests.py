@@ -25,10 +25,10 @@ with open(sys.argv[1], "w") as f:
     f.write("local reqs = {%s}\n" % ",\n".join(out))
     f.write("""
 local counter = 0
-local tid = 0
+local threads = 0
 function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
+  threads = threads + 1
+  thread:set("tid", threads)
 end
 function request()
   counter = counter + 1

@@ -130,7 +130,7 @@ def test_body_limit():
                 b"Content-Type: application/x-www-form-urlencoded\r\n"
                 b"X-Twilio-Signature: x\r\nTransfer-Encoding: chunked\r\n\r\n")
         chunk = b"a=" + b"b" * 1000
-        data = head + b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4))
+        data = head + b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
         out = raw_request(small.port, data)
         assert out.startswith(b"HTTP/1.1 413"), out[:80]
         # within the limit: accepted
