@@ -137,7 +137,7 @@ def test_body_limit():
         pairs = t.inbound_pairs("SM" + "3" * 32, body="y" * 100)
         assert t.post_signed(small.port, pairs)[0] == 200
     finally:
-        small.stop()
+        assert small.stop() == 0, small.output()[-2000:]
 
 
 def test_malformed_encoding():
@@ -315,7 +315,7 @@ def test_messaging_service_destination():
                                          "%%2B15557770000:participant:%%2B15551230001"
                                          % (t.ACCOUNT, t.SERVICE))
     finally:
-        svc.stop()
+        assert svc.stop() == 0, svc.output()[-2000:]
 
 
 # ------------------------------------------------------------------ redis outages
@@ -379,11 +379,34 @@ def test_no_secrets_or_bodies_in_logs():
         json.loads(line)
 
 
+def test_clean_exit_no_leaks():
+    global ing
+    code = ing.stop(signal.SIGTERM)
+    out = ing.output()
+    ing = None
+    assert code == 0, out[-3000:]
+    assert "Sanitizer" not in out, out[-3000:]
+
+
 def test_sigterm_drains_and_exits_0():
+    """A request waiting on Redis when SIGTERM arrives still gets its answer."""
+    flush()
     other = start_ingress()
-    assert t.post_signed(other.port, t.inbound_pairs("SM%032d" % 500))[0] == 200
-    assert other.stop(signal.SIGTERM) == 0
+    blocker = threading.Thread(target=lambda: redis.client()("DEBUG", "SLEEP", "1"))
+    blocker.start()
+    time.sleep(0.1)
+    result = []
+    req = threading.Thread(target=lambda: result.append(
+        t.post_signed(other.port, t.inbound_pairs("SM%032d" % 500))[0]))
+    req.start()
+    time.sleep(0.3)
+    other.proc.send_signal(signal.SIGTERM)
+    req.join()
+    blocker.join()
+    assert result == [200], result
+    assert other.stop() == 0
     assert '"stopped"' in other.output()
+    assert len(entries()) == 1
 
 
 if __name__ == "__main__":
@@ -395,6 +418,7 @@ if __name__ == "__main__":
                test_mms_and_repeated_unknown_field, test_duplicates, test_status_callbacks,
                test_messaging_service_destination, test_redis_down_then_back,
                test_redis_slow_is_bounded, test_script_cache_flush, test_config_error_exits_78,
-               test_no_secrets_or_bodies_in_logs, test_sigterm_drains_and_exits_0])
+               test_no_secrets_or_bodies_in_logs, test_clean_exit_no_leaks,
+               test_sigterm_drains_and_exits_0])
     finally:
         teardown()
