@@ -9,7 +9,10 @@ packages=(build-essential cmake pkg-config
   libmicrohttpd-dev libhiredis-dev libssl-dev libcurl4-openssl-dev libjansson-dev
   redis-server redis-tools curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(libcmocka-dev python3 clang libclang-rt-dev valgrind nodejs npm wrk docker-compose)
+  packages+=(libcmocka-dev python3 clang libclang-rt-dev valgrind wrk docker-compose)
+  # Debian's node only when none is on PATH: a newer one (e.g. NodeSource's) conflicts with it.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
