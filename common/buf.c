@@ -29,6 +29,21 @@ void tw_buf_reset(struct tw_buf *b)
         b->data[0] = '\0';
 }
 
+int tw_buf_reserve(struct tw_buf *b, size_t n)
+{
+    if (n > b->max - b->len)
+        n = b->max - b->len;
+    if (b->len + n + 1 <= b->cap)
+        return TW_OK;
+    char *d = realloc(b->data, b->len + n + 1);
+    if (!d)
+        return TW_ENOMEM;
+    b->data = d;
+    b->cap = b->len + n + 1;
+    b->data[b->len] = '\0';
+    return TW_OK;
+}
+
 int tw_buf_append(struct tw_buf *b, const void *p, size_t n)
 {
     if (n > b->max || b->len > b->max - n)

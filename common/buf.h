@@ -23,5 +23,7 @@ int tw_buf_puts(struct tw_buf *b, const char *s) TW_MUSTCHECK;
 int tw_buf_printf(struct tw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3))) TW_MUSTCHECK;
 void tw_buf_reset(struct tw_buf *b);
+/* Makes room for n more bytes of content (at most up to the cap) in one allocation. */
+int tw_buf_reserve(struct tw_buf *b, size_t n) TW_MUSTCHECK;
 
 #endif

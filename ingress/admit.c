@@ -86,9 +86,8 @@ static enum ing_admit_result classify(const struct ing_admit_item *it, const red
 {
     if (it->kind == ING_ADMIT_PING)
         return r->type == REDIS_REPLY_STATUS ? ING_ADMIT_STORED : ING_ADMIT_FAILED;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER)
-        return r->element[0]->integer == 1 ? ING_ADMIT_STORED : ING_ADMIT_DUPLICATE;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer == 1 ? ING_ADMIT_STORED : ING_ADMIT_DUPLICATE;
     if (r->type == REDIS_REPLY_ERROR)
         TW_LOG_WARN("redis refused admission", TW_F_STR("error", r->str));
     tw_metrics_inc("tw_ingress_redis_errors_total", "", 1);

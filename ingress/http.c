@@ -154,6 +154,18 @@ static void log_answer(const struct ing_request *req)
                TW_F_STR("message_sid", req->message_sid), TW_F_DBL("latency_ms", ms));
 }
 
+/* The declared length, to size the body buffer once (0 when absent or unusable). */
+static size_t declared_length(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return 0;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return (end != cl && *end == '\0') ? (size_t)n : 0;
+}
+
 static struct ing_request *request_new(struct ing_server *srv, struct MHD_Connection *conn,
                                        enum ing_route route)
 {
@@ -165,6 +177,11 @@ static struct ing_request *request_new(struct ing_server *srv, struct MHD_Connec
     req->route = route;
     req->start_us = tw_mono_us();
     tw_buf_init(&req->body, (size_t)srv->cfg->body_limit);
+    size_t expect = declared_length(conn);
+    if (expect && tw_buf_reserve(&req->body, expect) != TW_OK) {
+        free(req);
+        return NULL;
+    }
     tw_form_init(&req->form);
     atomic_fetch_add(&srv->in_flight, 1);
     return req;
