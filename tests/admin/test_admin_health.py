@@ -43,5 +43,27 @@ def test_nothing_listening():
     assert rc == 78 and "TW_LISTEN" in err, err
 
 
+def test_real_ingress():
+    try:
+        twtest.binary("tw-ingress")
+    except FileNotFoundError:
+        print("tw-ingress not built: skipped")
+        return
+    redis = twtest.RedisServer()
+    port = twtest.free_port()
+    env = twtest.run_env(REDIS_URL=redis.url, TW_LISTEN="0.0.0.0:%d" % port,
+                         TW_API_LISTEN="127.0.0.1:%d" % twtest.free_port())
+    ing = twtest.Proc("tw-ingress", env, port=port)
+    try:
+        rc, out, err = admin(["health"], env)
+        assert rc == 0, (out, err)
+    finally:
+        ing.stop()
+        redis.stop()
+    rc, out, _ = admin(["health", "--timeout-ms", "500"], env)
+    assert rc == 1, out
+
+
 if __name__ == "__main__":
-    twtest.run([test_url_given, test_listener_from_configuration, test_nothing_listening])
+    twtest.run([test_url_given, test_listener_from_configuration, test_nothing_listening,
+                test_real_ingress])
