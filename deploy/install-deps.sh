@@ -7,9 +7,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(build-essential cmake pkg-config
   libmicrohttpd-dev libhiredis-dev libssl-dev libcurl4-openssl-dev libjansson-dev
-  redis-server redis-tools curl ca-certificates)
+  redis-server redis-tools curl ca-certificates
+  # deploy/run-local.sh builds the Twilio stand-in, which lives with the tests (cmocka, python3).
+  libcmocka-dev python3)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(libcmocka-dev python3 clang libclang-rt-dev valgrind wrk docker-compose)
+  packages+=(clang libclang-rt-dev valgrind wrk docker-compose)
   # Debian's node only when none is on PATH: a newer one (e.g. NodeSource's) conflicts with it.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
