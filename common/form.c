@@ -166,15 +166,19 @@ size_t tw_form_count(const struct tw_form *f, const char *name)
 const char *tw_form_get1(const struct tw_form *f, const char *name)
 {
     size_t len = strlen(name);
-    const char *found = NULL;
+    const struct tw_form_pair *found = NULL;
     for (size_t i = 0; i < f->n; i++) {
         if (!name_is(&f->pairs[i], name, len))
             continue;
         if (found)
             return NULL;
-        found = f->pairs[i].value;
+        found = &f->pairs[i];
     }
-    return found;
+    /* A value with a NUL byte inside would be cut short by every string compare and key built
+     * from it: it is no usable text value. */
+    if (!found || memchr(found->value, '\0', found->value_len))
+        return NULL;
+    return found->value;
 }
 
 /* ---------------------------------------------------------------- JSON */

@@ -35,7 +35,8 @@ int tw_form_add(struct tw_form *f, const char *name, const char *value) TW_MUSTC
 
 /* How many times name occurs. */
 size_t tw_form_count(const struct tw_form *f, const char *name);
-/* The value of name when it occurs exactly once, else NULL (borrowed: valid until cleanup). */
+/* The value of name when it occurs exactly once and holds no NUL byte, else NULL (borrowed:
+ * valid until cleanup). */
 const char *tw_form_get1(const struct tw_form *f, const char *name);
 
 /* JSON object of the form: each name maps to its string, or to an array of strings in delivery

@@ -178,6 +178,7 @@ static const struct lookup_case lookup_cases[] = {
     {"From", "From", 1, ""},
     {"from=x", "From", 0, NULL},        /* case-sensitive */
     {"From%00x=1", "From", 0, NULL},    /* a NUL inside a name is part of it */
+    {"From=%2B1%00x", "From", 1, NULL}, /* a NUL inside the value: not usable as text */
     {"Fro=1&Fromm=2", "From", 0, NULL}, /* prefixes are not matches */
 };
 
