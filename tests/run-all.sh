@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs every test from a fresh Debian 12 machine: installs the packages, then builds and runs
-# the whole CTest suite twice (a plain -Werror build, then AddressSanitizer + UBSan), and a short
-# libFuzzer run of each fuzz target. Each test starts its own redis-server on a free port.
+# the whole CTest suite twice (a plain -Werror build, then AddressSanitizer + UBSan), the programs'
+# integration tests under valgrind, and a short libFuzzer run of each fuzz target. Each test
+# starts its own redis-server on a free port.
 #   TW_SKIP_DEPS=1   skip the package install
 #   TW_SKIP_ASAN=1   skip the sanitizer build
+#   TW_SKIP_VALGRIND=1  skip the valgrind run of the programs' integration tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,6 +24,11 @@ if [ "${TW_SKIP_ASAN:-0}" != 1 ]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
+fi
+
+if [ "${TW_SKIP_VALGRIND:-0}" != 1 ]; then
+  echo "== valgrind memcheck (the programs' integration tests, plain build)"
+  bash tests/memcheck/run-valgrind.sh build
 fi
 
 if [ -d tests/fuzz ] && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then

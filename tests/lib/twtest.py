@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import http.client as httpclient
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -171,8 +172,10 @@ class Proc:
             if k in os.environ:
                 full[k] = os.environ[k]
         full.update({k: str(v) for k, v in env.items() if v is not None})
-        self.proc = subprocess.Popen([binary(name)] + list(args), env=full, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        # TW_TEST_WRAPPER (e.g. "valgrind --leak-check=full ...") runs the binary under a tool
+        wrapper = shlex.split(os.environ.get("TW_TEST_WRAPPER", ""))
+        self.proc = subprocess.Popen(wrapper + [binary(name)] + list(args), env=full,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         self.port = port
         if port and wait:
             wait_port(port, proc=self.proc)
