@@ -178,7 +178,7 @@ static int decode_segment(const char *s, size_t n, char **out, const char **why)
     struct tw_buf again;
     char *d = malloc(n + 1);
     size_t o = 0;
-    tw_buf_init(&again, TW_CONV_KEY_MAX);
+    tw_buf_init(&again, n); /* a canonical segment re-encodes to exactly n bytes */
     if (!d) {
         rc = TW_ENOMEM;
         goto out;
@@ -209,10 +209,11 @@ static int decode_segment(const char *s, size_t n, char **out, const char **why)
     if (*why)
         goto out;
     rc = tw_conv_uri_encode(&again, d, o);
-    if (rc < 0)
+    if (rc == TW_ENOMEM)
         goto out;
-    rc = TW_EKEY;
-    if (again.len != n || memcmp(again.data, s, n) != 0) {
+    /* TW_ETOOBIG here means the re-encoding is longer than the input: not canonical either. */
+    if (rc < 0 || again.len != n || memcmp(again.data, s, n) != 0) {
+        rc = TW_EKEY;
         *why = "segment is not encoded as encodeURIComponent does";
         goto out;
     }
@@ -239,6 +240,10 @@ int tw_conv_key_decode(const char *key, struct tw_conv *c, const char **why)
     *why = NULL;
     memset(c, 0, sizeof *c);
 
+    if (strnlen(key, TW_CONV_KEY_MAX + 1) > TW_CONV_KEY_MAX) {
+        *why = "longer than TW_CONV_KEY_MAX";
+        goto out;
+    }
     if (strncmp(key, PREFIX, strlen(PREFIX)) != 0) {
         *why = "does not start with twilio:v1:account:";
         goto out;

@@ -211,6 +211,46 @@ static void test_rejections(void **state)
     }
 }
 
+/* Length limits: a key up to TW_CONV_KEY_MAX round-trips; longer ones are refused both ways, and a
+ * long non-canonical segment is refused as such (its re-encoding would pass the cap). */
+static void test_long_keys(void **state)
+{
+    (void)state;
+    size_t prefix = strlen(A ":address:x:participant:");
+    char *big = malloc(TW_CONV_KEY_MAX + 2);
+    assert_non_null(big);
+    memcpy(big, A ":address:x:participant:", prefix);
+    memset(big + prefix, 'p', TW_CONV_KEY_MAX - prefix);
+    big[TW_CONV_KEY_MAX] = '\0';
+    struct tw_conv c;
+    const char *why = NULL;
+    assert_int_equal(tw_conv_key_decode(big, &c, &why), TW_OK);
+    assert_int_equal(strlen(c.participant), TW_CONV_KEY_MAX - prefix);
+    char *key = NULL;
+    assert_int_equal(tw_conv_key_encode(&c, &key), TW_OK);
+    assert_string_equal(key, big);
+    free(key);
+    /* one more byte: too long to encode or decode */
+    char *p = realloc(c.participant, TW_CONV_KEY_MAX - prefix + 2);
+    assert_non_null(p);
+    c.participant = p;
+    memcpy(c.participant + TW_CONV_KEY_MAX - prefix, "p", 2);
+    assert_int_equal(tw_conv_key_encode(&c, &key), TW_ETOOBIG);
+    assert_null(key);
+    tw_conv_cleanup(&c);
+    big[TW_CONV_KEY_MAX] = 'p';
+    big[TW_CONV_KEY_MAX + 1] = '\0';
+    assert_int_equal(tw_conv_key_decode(big, &c, &why), TW_EKEY);
+    assert_string_equal(why, "longer than TW_CONV_KEY_MAX");
+    /* raw two-byte characters: 40000 bytes in, 120000 bytes re-encoded */
+    for (size_t i = prefix; i + 1 < TW_CONV_KEY_MAX - 100; i += 2)
+        memcpy(big + i, "\xc3\xa9", 2);
+    big[TW_CONV_KEY_MAX - 100] = '\0';
+    assert_int_equal(tw_conv_key_decode(big, &c, &why), TW_EKEY);
+    assert_string_equal(why, "segment is not encoded as encodeURIComponent does");
+    free(big);
+}
+
 /* Encoding refuses what Flue's instanceId() refuses, so every encoded key decodes. */
 static void test_encode_rejections(void **state)
 {
@@ -270,7 +310,7 @@ int main(void)
         cmocka_unit_test(test_uri_encode_table), cmocka_unit_test(test_uri_encode_every_ascii),
         cmocka_unit_test(test_uri_encode_cap),   cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_rejections),       cmocka_unit_test(test_encode_rejections),
-        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json),             cmocka_unit_test(test_long_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
