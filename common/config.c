@@ -86,6 +86,8 @@ static const struct row rows[] = {
     {"TW_HELP_TO_AGENT", T_BOOL, OFF(help_to_agent), "false", 0, 0, TW_P_WORKER, 0, false},
     {"TW_SEND_MPS", T_DOUBLE, OFF(send_mps), "1", 0, 10000, TW_P_SENDER, 0, false},
     {"TW_SEND_CONCURRENCY", T_LONG, OFF(send_concurrency), "8", 1, 256, TW_P_SENDER, 0, false},
+    {"TW_SEND_TIMEOUT", T_DURATION, OFF(send_timeout_ms), "15s", 500, 120000, TW_P_SENDER, 0,
+     false},
     {"TW_SEND_MODE", T_SENDMODE, OFF(send_mode), "at-most-once", 0, 0, TW_P_SENDER, 0, false},
     {"TW_METRICS_LISTEN", T_LISTEN, OFF(metrics_listen), NULL, 0, 0,
      TW_P_WORKER | TW_P_SENDER | TW_P_ADMIN, 0, false},

@@ -53,6 +53,7 @@ struct tw_config {
     double send_mps;    /* 0 turns pacing off */
     long send_concurrency;
     enum tw_send_mode send_mode;
+    long send_timeout_ms; /* TW_SEND_TIMEOUT: total time of one request to Twilio */
     char *metrics_listen;
     int log_level;
 };
