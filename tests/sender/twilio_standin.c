@@ -382,6 +382,7 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
     unsigned status = 400;
     long retry_after = 0;
     const char *sid = NULL;
+    char sid_buf[40];
     bool close_conn = false;
 
     if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0 ||
@@ -441,18 +442,14 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
         }
         pthread_mutex_lock(&lock);
         json_array_append_new(messages, m);
-        sid = json_string_value(json_object_get(m, "sid"));
+        snprintf(sid_buf, sizeof sid_buf, "%s", json_string_value(json_object_get(m, "sid")));
+        sid = sid_buf;
         if (status == 201) {
             /* the create answer always shows the first status */
             answer = json_deep_copy(m);
             json_object_del(answer, "_created_ms");
         }
         pthread_mutex_unlock(&lock);
-    }
-    if (action) {
-        long hang = (long)json_integer_value(json_object_get(action, "hang_ms"));
-        if (hang > 0)
-            sleep_ms(hang);
     }
     if (!answer) {
         int code = action ? (int)json_integer_value(json_object_get(action, "code")) : 0;
@@ -466,9 +463,15 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
             answer = twilio_error(code ? code : 21211, msg ? msg : "Error", status);
     }
 reply:
+    /* logged on arrival, so a client killed during a hang still shows its request */
     pthread_mutex_lock(&lock);
     record("POST", path, NULL, user, ctype, pairs, close_conn ? 0 : status, sid);
     pthread_mutex_unlock(&lock);
+    if (action) {
+        long hang = (long)json_integer_value(json_object_get(action, "hang_ms"));
+        if (hang > 0)
+            sleep_ms(hang);
+    }
     if (opt.latency_ms > 0)
         sleep_ms(opt.latency_ms);
     json_decref(pairs);
