@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "common/stop.h"
 #include "ingress/admit.h"
+#include "ingress/api.h"
 #include "ingress/server.h"
 
 #define DRAIN_TIMEOUT_MS 10000
@@ -43,6 +44,7 @@ int main(void)
     struct tw_config cfg;
     struct ing_admit *admit = NULL;
     struct ing_server srv = {0};
+    struct ing_api *api = NULL;
     int code = 1;
 
     tw_log_init("ingress", TW_LOG_INFO_L);
@@ -56,6 +58,11 @@ int main(void)
 
     if (ing_admit_start(&cfg, &admit) < 0)
         goto out;
+    int arc = ing_api_start(&cfg, &api); /* off (NULL) without TW_API_TOKEN */
+    if (arc < 0) {
+        code = arc == TW_ECONFIG ? TW_EXIT_CONFIG : 1;
+        goto out;
+    }
     if (ing_server_start(&srv, &cfg, admit) < 0)
         goto out;
     TW_LOG_INFO("listening", TW_F_STR("listen", cfg.listen),
@@ -66,9 +73,12 @@ int main(void)
         tw_stop_sleep_ms(1000);
 
     TW_LOG_INFO("stopping: draining requests in flight");
+    ing_api_stop(api);
+    api = NULL;
     ing_server_stop(&srv, DRAIN_TIMEOUT_MS);
     code = 0;
 out:
+    ing_api_stop(api);
     ing_admit_stop(admit);
     tw_cfg_cleanup(&cfg);
     if (code == 0)
