@@ -28,7 +28,7 @@ redis = None
 ing = None
 port = None
 accepted = set()  # MessageSids we signed and saw answered 200
-memory = []       # (after which group, VmRSS kB, VmHWM kB)
+memory = []       # (after which group, VmRSS kB, VmHWM kB, VmSize kB)
 sid_counter = [0]
 
 
@@ -124,7 +124,10 @@ def sign_bytes(pairs, extra):
 def exchange(data, timeout=10.0):
     c = Conn(timeout)
     try:
-        c.send(data)
+        try:
+            c.send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered and closed before all was sent: the answer is still readable
         return c.response()
     finally:
         c.close()
@@ -161,14 +164,22 @@ def proc_status(field):
     raise KeyError(field)
 
 
+def own_allocator():
+    """False under ASan or valgrind, whose allocators make memory figures meaningless."""
+    with open("/proc/%d/maps" % ing.pid) as f:
+        maps = f.read()
+    return "libasan" not in maps and "vgpreload" not in maps
+
+
 def healthy(group):
     """After each group: alive, still serving, resident memory under the bound."""
     assert ing.alive(), ing.output()[-3000:]
     s = exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert s and s[0] == 200, s
-    rss, hwm = proc_status("VmRSS"), proc_status("VmHWM")
-    memory.append((group, rss, hwm))
-    assert rss < RSS_LIMIT_KB, (group, rss)
+    rss, hwm, size = proc_status("VmRSS"), proc_status("VmHWM"), proc_status("VmSize")
+    memory.append((group, rss, hwm, size))
+    if own_allocator():
+        assert rss < RSS_LIMIT_KB, (group, rss)
 
 
 def setup():
@@ -264,11 +275,15 @@ def test_long_names_and_values():
     pairs = t.inbound_pairs(next_sid(), extra=[(long_name, "v")])
     post_signed(pairs)
     assert stored()[-1][long_name] == "v"
-    # over the limit: 413, by declaration or by %-encoding growth
-    pairs = t.inbound_pairs(next_sid(), body="y" * (2 * BODY_LIMIT))
-    post_signed(pairs, expect=413)
-    pairs = t.inbound_pairs(next_sid(), body="\u00e9" * 200000)  # 6 bytes each encoded
-    post_signed(pairs, expect=413)
+    # over the limit: 413 by declaration, answered from the headers alone (the body is not
+    # sent: the server closes at once, and a reset could eat its answer), also when it is
+    # %-encoding that makes the body too long
+    for pairs in [t.inbound_pairs(next_sid(), body="y" * (2 * BODY_LIMIT)),
+                  t.inbound_pairs(next_sid(), body="\u00e9" * 200000)]:  # 6 bytes each encoded
+        data = request(*signed(pairs))
+        assert len(data) > BODY_LIMIT
+        r = exchange(data[:data.index(b"\r\n\r\n") + 4])
+        assert r and r[0] == 413, r
     healthy("long names and values")
 
 
@@ -504,13 +519,14 @@ def test_slow_clients_do_not_block_real_requests():
     pairs = t.inbound_pairs(next_sid())
     body, sig = signed(pairs)
     body_head = request(body, sig, length=BODY_LIMIT)[:-len(body)]
+    size_before = proc_status("VmSize")
     try:
         for i in range(SLOW_CLIENTS):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             kind = i % 5
             if kind < 2:
                 idle.append(s)
-            elif kind < 4:
+            elif kind < 3:
                 s.sendall(b"POST /channels/twilio/webhook HTTP/1.1\r\nHost: x\r\nX-Slow: ")
                 trickle_head.append(s)
             else:  # declares a 1 MiB body, then sends it a byte a second
@@ -538,19 +554,25 @@ def test_slow_clients_do_not_block_real_requests():
                 post_signed(p)
                 latencies.append(time.time() - t0)
                 time.sleep(0.05)
-            rss_open = proc_status("VmRSS")
+            rss_open, size_open = proc_status("VmRSS"), proc_status("VmSize")
         finally:
             stop.set()
             th.join()
         latencies.sort()
         print("  %d signed requests while %d slow connections open: p50 %.1f ms, max %.1f ms, "
-              "RSS %d kB" % (len(latencies), SLOW_CLIENTS, 1000 * latencies[len(latencies) // 2],
-                             1000 * latencies[-1], rss_open))
+              "VmRSS %d kB, VmSize +%d kB" % (len(latencies), SLOW_CLIENTS,
+                                              1000 * latencies[len(latencies) // 2],
+                                              1000 * latencies[-1], rss_open,
+                                              size_open - size_before))
         assert len(latencies) >= 20, len(latencies)
         # Twilio waits 15 s; a real request must not wait behind slow ones
         assert latencies[-1] < 2.0, latencies[-1]
         assert broken[0] == 0, "slow clients were cut off while trickling: %d" % broken[0]
-        assert rss_open < RSS_LIMIT_KB, rss_open
+        if own_allocator():
+            assert rss_open < RSS_LIMIT_KB, rss_open
+            # 400 connections each declaring a 1 MiB body they never send must not reserve
+            # 400 MiB: what a body costs up front is capped, the rest grows as it arrives
+            assert size_open - size_before < 160 * 1024, size_open - size_before
     finally:
         for s in idle + trickle_head + trickle_body:
             s.close()
@@ -599,9 +621,9 @@ def test_nothing_unsigned_stored():
 
 def test_memory_and_clean_exit():
     global ing
-    print("  %-34s %10s %10s" % ("after", "VmRSS kB", "VmHWM kB"))
-    for group, rss, hwm in memory:
-        print("  %-34s %10d %10d" % (group, rss, hwm))
+    print("  %-34s %10s %10s %10s" % ("after", "VmRSS kB", "VmHWM kB", "VmSize kB"))
+    for group, rss, hwm, size in memory:
+        print("  %-34s %10d %10d %10d" % (group, rss, hwm, size))
     code = ing.stop()
     out = ing.output()
     ing = None
