@@ -23,6 +23,7 @@
 #define CONNECTION_LIMIT 4096
 #define CONNECTION_TIMEOUT_S 15 /* idle or trickling clients: Twilio itself waits 15 s */
 #define HEADER_MEMORY 32768     /* request line + headers; more is refused by MHD (431) */
+#define BODY_RESERVE_MAX 65536  /* up front per request; a declared length is only a promise */
 
 static const char *route_label(enum ing_route r)
 {
@@ -178,6 +179,8 @@ static struct ing_request *request_new(struct ing_server *srv, struct MHD_Connec
     req->start_us = tw_mono_us();
     tw_buf_init(&req->body, (size_t)srv->cfg->body_limit);
     size_t expect = declared_length(conn);
+    if (expect > BODY_RESERVE_MAX)
+        expect = BODY_RESERVE_MAX;
     if (expect && tw_buf_reserve(&req->body, expect) != TW_OK) {
         free(req);
         return NULL;
