@@ -144,6 +144,11 @@ unsigned ing_webhook_prepare(struct ing_request *req)
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     if (rc < 0)
         return MHD_HTTP_BAD_REQUEST;
+    /* A NUL byte in a name cannot be a JSON object key for most readers (jansson refuses it), so
+     * such an entry could never be consumed: refuse it here. Twilio never sends one. */
+    for (size_t i = 0; i < req->form.n; i++)
+        if (memchr(req->form.pairs[i].name, '\0', req->form.pairs[i].name_len))
+            return MHD_HTTP_BAD_REQUEST;
 
     const char *sig = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Twilio-Signature");
     const char *url = status ? cfg->status_callback_url : cfg->webhook_url;

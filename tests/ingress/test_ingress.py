@@ -142,8 +142,9 @@ def test_body_limit():
 
 def test_malformed_encoding():
     base = t.encode_form(t.inbound_pairs("SM" + "4" * 32))
-    for bad in ["%zz", "%", "%4", "%ff", "%c0%af", "%ed%a0%80", "%f4%90%80%80"]:
-        body = base + "&Extra=" + bad
+    for bad in ["Extra=%zz", "Extra=%", "Extra=%4", "Extra=%ff", "Extra=%c0%af", "Extra=%ed%a0%80",
+                "Extra=%f4%90%80%80", "Ex%00tra=1", "%zz=1"]:
+        body = base + "&" + bad
         s, _, _ = t.http(port, "POST", "/channels/twilio/webhook", body,
                          {"Content-Type": "application/x-www-form-urlencoded",
                           "X-Twilio-Signature": "irrelevant"})
