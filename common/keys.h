@@ -17,6 +17,30 @@
 #define TW_K_IDEM "idem:"       /* idem:<Idempotency-Key> -> job id and request hash */
 #define TW_K_OUTQ "outq:"       /* outq:<conversation_key> list of unfinished job ids, in order */
 #define TW_K_PACE "pace:"       /* pace:id:<identity>, pace:conv:<conversation_key> */
+#define TW_K_STATUS_DEAD "status:dead" /* status entries whose hook failed for good */
+#define TW_K_INQ "inq:"         /* inq:<conversation_key> list of unfinished inbound ids, in order */
+#define TW_K_OUTCOME "outcome:" /* outcome:<MessageSid> hash: the worker's dispatch outcome */
+
+/* Fields of an outcome record (outcome:<MessageSid>), kept TW_OUTCOME_TTL_S seconds after the
+ * last attempt. While attempts go on, "outcome" is absent. */
+#define TW_O_OUTCOME "outcome"     /* dispatched | skipped | failed */
+#define TW_O_RECEIPT "receipt"     /* dispatched: the agent's receipt (Flue's submissionId) */
+#define TW_O_REASON "reason"       /* skipped: the control keyword; failed: why */
+#define TW_O_ATTEMPTS "attempts"   /* dispatch attempts begun; also the fencing token */
+#define TW_O_STREAM_ID "stream_id" /* the inbound entry being (or last) worked on */
+#define TW_O_CONSUMER "consumer"   /* the worker that began the last attempt */
+#define TW_O_LAST_ERROR "last_error"
+#define TW_O_NEXT_ATTEMPT_AT "next_attempt_at" /* ms */
+#define TW_O_UPDATED_AT "updated_at"           /* ms */
+#define TW_O_FINISHED_AT "finished_at"         /* ms */
+#define TW_OUTCOME_TTL_S (30 * 86400)
+
+/* Fields a dead letter adds to the original entry's fields (inbound:dead, status:dead). */
+#define TW_D_REASON "reason"
+#define TW_D_ATTEMPTS "attempts"
+#define TW_D_FAILED_AT "failed_at" /* ms */
+#define TW_D_STREAM_ID "stream_id" /* the original entry's id */
+#define TW_D_CONSUMER "consumer"
 
 /* Consumer groups. */
 #define TW_G_WORKERS "workers"

@@ -19,12 +19,10 @@ static const struct rank_row {
     int rank;
     bool sticky;
 } ranks[] = {
-    {"scheduled", 1, false},   {"accepted", 2, false},
-    {"queued", 3, false},      {"sending", 4, false},
-    {"sent", 5, false},        {"canceled", 6, true},
-    {"failed", 6, true},       {"undelivered", 6, false},
-    {"partially_delivered", 7, false}, {"delivered", 8, false},
-    {"read", 9, false},
+    {"scheduled", 1, false}, {"accepted", 2, false},    {"queued", 3, false},
+    {"sending", 4, false},   {"sent", 5, false},        {"canceled", 6, true},
+    {"failed", 6, true},     {"undelivered", 6, false}, {"partially_delivered", 7, false},
+    {"delivered", 8, false}, {"read", 9, false},
 };
 #define NRANKS (sizeof ranks / sizeof ranks[0])
 
@@ -165,8 +163,8 @@ int tw_status_apply(redisContext *c, const char *prefix, const struct tw_status_
     return rc;
 }
 
-int tw_status_moved_before(redisContext *c, const char *prefix, const char *sid,
-                           const char *status, bool *moved)
+int tw_status_moved_before(redisContext *c, const char *prefix, const char *sid, const char *status,
+                           bool *moved)
 {
     *moved = false;
     char *k_msg = NULL, *k_hist = NULL;
