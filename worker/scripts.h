@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker's Lua scripts. Each is one atomic step on the consumer group and the records that
+ * go with it; the comment above each says its keys, arguments and answer. */
+#ifndef WRK_SCRIPTS_H
+#define WRK_SCRIPTS_H
+
+#include "common/redis.h"
+
+/* READ. KEYS: stream. ARGV: group, consumer, count, inq prefix ("" = do not register),
+ * conversation_key field name.
+ * XREADGROUP '>' and, for each entry with a conversation_key, RPUSH its id to
+ * <inq prefix><conversation_key> in the same step, so each conversation's list holds its
+ * unfinished ids in stream order whatever replica read them.
+ * Answer: {"", entries} or, when nothing was new, {last id of the stream or "0-0", {}}. */
+extern struct tw_rs_script wrk_script_read;
+
+/* HEADS. KEYS: stream. ARGV: group, inq prefix, then pairs conversation_key, id.
+ * For each pair: 1 when id heads its conversation list, else 0. Ids at the head that are no
+ * longer pending in the group (acknowledged or deleted behind the worker's back, or the group
+ * was recreated) are popped first; a missing list gets id re-registered. */
+extern struct tw_rs_script wrk_script_heads;
+
+/* BEGIN. KEYS: stream, inq list, outcome hash. ARGV: group, consumer, id, now_ms,
+ * conversation_key, ttl_s.
+ * Answer: {"lost"} the entry is no longer ours; {"wait"} it is not the head of its
+ * conversation; {"done", outcome} the MessageSid already ended dispatched or skipped (effects
+ * once: acknowledge only); {"go", n} attempt n begins: n is the fencing token. */
+extern struct tw_rs_script wrk_script_begin;
+
+/* FINISH. KEYS: stream, inq list, outcome hash, dead stream. ARGV: group, consumer, id, token
+ * ("" = no fence), outcome ("" = record nothing), detail (receipt or reason), now_ms, ttl_s,
+ * dead ("1" = copy the entry to the dead stream with reason, attempts, failed_at, stream_id,
+ * consumer).
+ * Records the outcome, dead-letters, XACKs and pops the id from its conversation, all or nothing.
+ * Answer: {"lost"}, {"stale"} (another attempt began since: the fence), or {"ok", next head}. */
+extern struct tw_rs_script wrk_script_finish;
+
+/* NOTE. KEYS: outcome hash. ARGV: token, last_error, next_attempt_at, now_ms.
+ * Records why an attempt failed, when the attempt is still the latest. Answer: 1 or 0. */
+extern struct tw_rs_script wrk_script_note;
+
+/* KEEP. KEYS: stream. ARGV: group, consumer, idle_ms, ids...
+ * For each id still ours: XCLAIM it to ourselves with IDLE idle_ms (0: a heartbeat that keeps
+ * it from being reclaimed; TW_CLAIM_IDLE_MS: hand it back for immediate reclaim).
+ * Answer: the ids that are no longer ours. */
+extern struct tw_rs_script wrk_script_keep;
+
+/* TRIM. KEYS: stream. Trims (MINID ~) below the oldest entry any group of the stream still
+ * needs: its oldest pending entry, or the first it has not read. A stream without groups is
+ * never trimmed. Answer: entries removed. */
+extern struct tw_rs_script wrk_script_trim;
+
+/* DEADACK. KEYS: stream, dead stream. ARGV: group, id, reason, attempts, now_ms, consumer.
+ * Copies the entry to the dead stream with the dead-letter fields, then XACKs it. Answer: 1. */
+extern struct tw_rs_script wrk_script_deadack;
+
+void wrk_scripts_init(void);
+
+#endif
