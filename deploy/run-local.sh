@@ -256,11 +256,17 @@ demo() {
     return 0
   fi
   say "2. tw-worker dispatches it to the echo agent, which queues the reply"
-  if ! wait_for 20 dispatch sh -c "\"$admin\" --json message $sid | grep -q '\"outcome\": *\"dispatched\"'"; then
-    "$admin" message "$sid" | sed 's/^/    /' || true
+  # the worker's outcome record (tw:outcome:<sid>), through tw-admin once it reads it
+  local outcome="${TW_REDIS_PREFIX:-tw:}outcome:$sid"
+  show_outcome() {
+    "$admin" message "$sid" 2>/dev/null || redis-cli -p "$redis_port" HGETALL "$outcome"
+  }
+  if ! wait_for 20 dispatch sh -c "\"$admin\" --json message $sid 2>/dev/null | grep -q '\"outcome\": *\"dispatched\"' ||
+      [ \"\$(redis-cli -p $redis_port HGET '$outcome' outcome)\" = dispatched ]"; then
+    show_outcome | sed 's/^/    /' || true
     return 1
   fi
-  "$admin" message "$sid" | sed 's/^/    /'
+  show_outcome | sed 's/^/    /'
   if [ $have_sender = 0 ]; then
     note "tw-sender is not built yet: the reply waits in ${TW_REDIS_PREFIX:-tw:}outbound"
     return 0
