@@ -2,10 +2,12 @@
 /* application/x-www-form-urlencoded: parse, look up, convert to JSON, encode. */
 #include "common/form.h"
 
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+#include "common/jsonw.h"
 #include "common/utf8.h"
 
 void tw_form_init(struct tw_form *f)
@@ -183,41 +185,82 @@ const char *tw_form_get1(const struct tw_form *f, const char *name)
 
 /* ---------------------------------------------------------------- JSON */
 
-/* Adds one value under name: a string the first time, an array from the second time on.
- * jansson's objects are hash tables that keep insertion order, so this is O(1) per pair. */
-static int json_add(json_t *obj, const struct tw_form_pair *p)
+static int cmp_name(const struct tw_form_pair *a, const struct tw_form_pair *b)
 {
-    /* Every form holds valid UTF-8 (tw_form_parse and tw_form_add check it): no re-check. */
-    json_t *v = json_stringn_nocheck(p->value, p->value_len);
-    if (!v)
-        return TW_ENOMEM;
-    json_t *old = json_object_getn(obj, p->name, p->name_len);
-    if (!old)
-        return json_object_setn_new_nocheck(obj, p->name, p->name_len, v) ? TW_ENOMEM : TW_OK;
-    if (json_is_array(old))
-        return json_array_append_new(old, v) ? TW_ENOMEM : TW_OK;
-    json_t *arr = json_array();
-    if (!arr || json_array_append(arr, old) || json_array_append_new(arr, v)) {
-        json_decref(arr);
-        return TW_ENOMEM;
-    }
-    /* Replacing an existing key keeps its position, so names stay in first-occurrence order. */
-    return json_object_setn_new_nocheck(obj, p->name, p->name_len, arr) ? TW_ENOMEM : TW_OK;
+    int c = memcmp(a->name, b->name, a->name_len < b->name_len ? a->name_len : b->name_len);
+    if (c)
+        return c;
+    return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
 }
 
+/* Names bytewise, then delivery order: each name's values end up together, in order. */
+static int by_name_then_position(const void *pa, const void *pb)
+{
+    const struct tw_form_pair *a = *(const struct tw_form_pair *const *)pa;
+    const struct tw_form_pair *b = *(const struct tw_form_pair *const *)pb;
+    int c = cmp_name(a, b);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* Written straight into a buffer: this runs for every accepted request, and a jansson tree
+ * costs several allocations per pair. A sort groups the values of repeated names in
+ * O(n log n); the object is written in first-occurrence order of the names. */
 char *tw_form_to_json(const struct tw_form *f)
 {
-    char *out = NULL;
-    json_t *obj = json_object();
-    if (!obj)
-        return NULL;
+    struct tw_buf b;
+    const struct tw_form_pair **sorted = NULL;
+    size_t *rank = NULL; /* rank[i]: where pair i sits in sorted */
+    size_t total = 2;
+    int rc = TW_ENOMEM;
+
+    tw_buf_init(&b, (size_t)-1 / 2);
     for (size_t i = 0; i < f->n; i++)
-        if (json_add(obj, &f->pairs[i]) < 0)
-            goto out;
-    out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        total += f->pairs[i].name_len + f->pairs[i].value_len + 8;
+    sorted = malloc((f->n ? f->n : 1) * sizeof *sorted);
+    rank = malloc((f->n ? f->n : 1) * sizeof *rank);
+    if (!sorted || !rank || tw_buf_reserve(&b, total) != TW_OK)
+        goto out;
+    for (size_t i = 0; i < f->n; i++)
+        sorted[i] = &f->pairs[i];
+    qsort(sorted, f->n, sizeof *sorted, by_name_then_position);
+    for (size_t k = 0; k < f->n; k++)
+        rank[sorted[k] - f->pairs] = k;
+
+    rc = tw_buf_append(&b, "{", 1);
+    bool first = true;
+    for (size_t i = 0; i < f->n && rc == TW_OK; i++) {
+        size_t k = rank[i];
+        if (k > 0 && cmp_name(sorted[k - 1], sorted[k]) == 0)
+            continue; /* written with the first occurrence of its name */
+        size_t end = k + 1;
+        while (end < f->n && cmp_name(sorted[k], sorted[end]) == 0)
+            end++;
+        if (!first)
+            rc = tw_buf_append(&b, ",", 1);
+        first = false;
+        if (rc == TW_OK)
+            rc = tw_jsonw_string(&b, sorted[k]->name, sorted[k]->name_len);
+        if (rc == TW_OK)
+            rc = tw_buf_append(&b, end - k > 1 ? ":[" : ":", end - k > 1 ? 2 : 1);
+        for (size_t j = k; j < end && rc == TW_OK; j++) {
+            if (j > k)
+                rc = tw_buf_append(&b, ",", 1);
+            if (rc == TW_OK)
+                rc = tw_jsonw_string(&b, sorted[j]->value, sorted[j]->value_len);
+        }
+        if (rc == TW_OK && end - k > 1)
+            rc = tw_buf_append(&b, "]", 1);
+    }
+    if (rc == TW_OK)
+        rc = tw_buf_append(&b, "}", 1);
 out:
-    json_decref(obj);
-    return out;
+    free(sorted);
+    free(rank);
+    if (rc != TW_OK) {
+        tw_buf_cleanup(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* ---------------------------------------------------------------- encoding */

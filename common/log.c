@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/utf8.h"
+#include "common/jsonw.h"
 
 /* A log line that cannot grow is cut short, never fatal. */
 #define LOSSY(call)                                                                                \
@@ -54,37 +54,9 @@ void tw_log_mask(char *out, unsigned outsz, const char *addr)
     out[i] = '\0';
 }
 
-/* Appends s as a JSON string. Invalid UTF-8 is written as \u00XX per byte, so the line stays
- * valid JSON whatever the input. Errors only ever truncate a log line. */
 static void put_string(struct tw_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
-    bool utf8 = tw_utf8_valid(s, n);
-    LOSSY(tw_buf_append(b, "\"", 1));
-    size_t run = 0; /* bytes copied as they are */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t elen = 0;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
-        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        } else {
-            continue;
-        }
-        LOSSY(tw_buf_append(b, s + run, i - run));
-        LOSSY(tw_buf_append(b, esc, elen));
-        run = i + 1;
-    }
-    LOSSY(tw_buf_append(b, s + run, n - run));
-    LOSSY(tw_buf_append(b, "\"", 1));
+    LOSSY(tw_jsonw_string(b, s, strlen(s)));
 }
 
 /* "2026-12-03T17:26:05.123Z"; the part up to the seconds is cached per thread. */
