@@ -115,6 +115,10 @@ static bool task_add(struct snd_engine *e, const struct snd_entry *en)
     for (struct snd_task *t = c->head; t; t = t->next)
         if (strcmp(t->job_id, en->job_id) == 0)
             return false;
+    if (e->ntasks >= SND_MAX_TASKS) {
+        conv_free_if_empty(e, c);
+        return false;
+    }
     struct snd_task *t = calloc(1, sizeof *t);
     if (!t) {
         conv_free_if_empty(e, c);
@@ -135,6 +139,16 @@ static bool task_add(struct snd_engine *e, const struct snd_entry *en)
         c->tail = t;
     e->ntasks++;
     return true;
+}
+
+void snd_task_follow(struct snd_engine *e, const char *conv_key, const char *job_id,
+                     const char *entry_id)
+{
+    if (e->draining || !*job_id || !*entry_id)
+        return;
+    struct snd_entry en = {.job_id = (char *)job_id, .conv_key = (char *)conv_key};
+    snprintf(en.id, sizeof en.id, "%s", entry_id);
+    task_add(e, &en);
 }
 
 void snd_task_drop(struct snd_engine *e, struct snd_task *t)

@@ -116,6 +116,11 @@ void snd_engine_cleanup(struct snd_engine *e);
 void snd_step(struct snd_engine *e, struct snd_task *t);
 /* Called when t's request ended with rc. */
 void snd_request_done(struct snd_engine *e, struct snd_task *t, CURLcode rc);
+/* Carries on with a conversation's next job (named by finish) even though another replica may
+ * hold its stream entry: the job's lease, not the entry, decides who sends it, so the
+ * conversation does not wait for that replica to poll. */
+void snd_task_follow(struct snd_engine *e, const char *conv_key, const char *job_id,
+                     const char *entry_id);
 /* Drops t from memory (its request, if any, already removed). */
 void snd_task_drop(struct snd_engine *e, struct snd_task *t);
 /* Notes a Redis failure: the connection is dropped if broken, t retries after a pause. */

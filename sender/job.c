@@ -17,9 +17,9 @@
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 #define LUA_FINAL "local final = {sent = true, failed = true, unknown = true}\n"
 
-/* KEYS: job, outq. ARGV: job id, me, lease ms, job key prefix.
+/* KEYS: job, outq[, opt-out set...]. ARGV: job id, me, lease ms, job key prefix, participant.
  * -> {kind, state|holder, now, conversation_key, body, media_url, source, attempts, attempt_at,
- *     created_at} */
+ *     created_at, opted_out} */
 static const char claim_lua[] =
     LUA_NOW LUA_FINAL
     "local j = redis.call('HMGET', KEYS[1], 'state', 'owner', 'lease_until')\n"
@@ -41,8 +41,13 @@ static const char claim_lua[] =
     "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'lease_until', now + tonumber(ARGV[3]))\n"
     "local f = redis.call('HMGET', KEYS[1], 'conversation_key', 'body', 'media_url', 'source',\n"
     "  'attempts', 'attempt_at', 'created_at')\n"
+    /* the opt-out sets of the conversation's destination(s), when given */
+    "local opted = 0\n"
+    "for i = 3, #KEYS do\n"
+    "  if redis.call('SISMEMBER', KEYS[i], ARGV[5]) == 1 then opted = 1 end\n"
+    "end\n"
     "return {'ok', j[1], now, f[1] or '', f[2] or '', f[3] or '', f[4] or '', f[5] or '0',\n"
-    "  f[6] or '0', f[7] or '0'}\n";
+    "  f[6] or '0', f[7] or '0', opted}\n";
 
 /* KEYS: job. ARGV: me, token, lease ms. -> {1, now, attempts} or {0, now} */
 static const char mark_lua[] =
@@ -82,18 +87,22 @@ static const char release_lua[] =
     "return 1\n";
 
 /* KEYS: job, outq, stream, dead[, msg]. ARGV: me, job id, state, entry id, group, ttl, dead,
- * reason, then field/value pairs. -> 1 or 0 */
+ * reason, job key prefix, then field/value pairs.
+ * -> 0 (not ours) or {1[, next job id, its stream id]}: the conversation's next job, so the
+ * caller may carry on with it at once */
 static const char finish_lua[] =
     LUA_NOW
     "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end\n"
     "local f = {'state', ARGV[3], 'updated_at', now, 'finished_at', now}\n"
-    "for i = 9, #ARGV, 2 do f[#f + 1] = ARGV[i]; f[#f + 1] = ARGV[i + 1] end\n"
+    "for i = 10, #ARGV, 2 do f[#f + 1] = ARGV[i]; f[#f + 1] = ARGV[i + 1] end\n"
     "redis.call('HSET', KEYS[1], unpack(f))\n"
     "redis.call('HDEL', KEYS[1], 'owner', 'lease_until')\n"
     "redis.call('LREM', KEYS[2], 0, ARGV[2])\n"
-    "if ARGV[4] ~= '' then\n"
-    "  redis.call('XACK', KEYS[3], ARGV[5], ARGV[4])\n"
-    "  redis.call('XDEL', KEYS[3], ARGV[4])\n"
+    /* the entry named by the job itself, whoever's pending list holds it */
+    "local eid = redis.call('HGET', KEYS[1], 'stream_id') or ARGV[4]\n"
+    "if eid ~= '' then\n"
+    "  redis.call('XACK', KEYS[3], ARGV[5], eid)\n"
+    "  redis.call('XDEL', KEYS[3], eid)\n"
     "end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "if ARGV[7] == '1' then\n"
@@ -107,7 +116,11 @@ static const char finish_lua[] =
     "  redis.call('XADD', KEYS[4], '*', unpack(d))\n"
     "end\n"
     "if KEYS[5] then redis.call('HSET', KEYS[5], 'job_id', ARGV[2]) end\n"
-    "return 1\n";
+    "local nxt = redis.call('LINDEX', KEYS[2], 0)\n"
+    "if nxt then\n"
+    "  return {1, nxt, redis.call('HGET', ARGV[9] .. nxt, 'stream_id') or ''}\n"
+    "end\n"
+    "return {1}\n";
 
 static struct tw_rs_script s_claim, s_mark, s_retry, s_renew, s_release, s_finish;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -149,7 +162,7 @@ static char *str_or_null(const redisReply *r, bool *oom)
 }
 
 int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const char *conv_key,
-                  const char *me, long lease_ms, struct snd_job *j)
+                  const char *me, long lease_ms, const struct snd_optout_q *oq, struct snd_job *j)
 {
     snd_job_scripts_init();
     memset(j, 0, sizeof *j);
@@ -162,8 +175,18 @@ int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const
     if (!k_job || !k_outq || !k_jobs)
         goto out;
     snprintf(lease, sizeof lease, "%ld", lease_ms);
-    const char *argv[] = {k_job, k_outq, job_id, me, lease, k_jobs};
-    r = tw_rs_eval(c, &s_claim, 2, 6, argv, NULL);
+    const char *argv[9] = {k_job, k_outq};
+    int nkeys = 2;
+    for (int i = 0; oq && i < 2; i++)
+        if (oq->keys[i])
+            argv[nkeys++] = oq->keys[i];
+    int n = nkeys;
+    argv[n++] = job_id;
+    argv[n++] = me;
+    argv[n++] = lease;
+    argv[n++] = k_jobs;
+    argv[n++] = oq && oq->participant ? oq->participant : "";
+    r = tw_rs_eval(c, &s_claim, nkeys, n, argv, NULL);
     rc = TW_EREDIS;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
         r->element[0]->type != REDIS_REPLY_STRING)
@@ -180,7 +203,7 @@ int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const
         j->kind = SND_CLAIM_WAIT;
     } else if (strcmp(kind, "busy") == 0) {
         j->kind = SND_CLAIM_BUSY;
-    } else if (strcmp(kind, "ok") == 0 && r->elements == 10) {
+    } else if (strcmp(kind, "ok") == 0 && r->elements == 11) {
         j->kind = SND_CLAIM_OK;
         j->state = str_or_null(r->element[1], &oom);
         j->conversation_key = str_or_null(r->element[3], &oom);
@@ -190,6 +213,7 @@ int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const
         j->attempts = (long)snd_reply_int(r->element[7], 0);
         j->attempt_at = snd_reply_int(r->element[8], 0);
         j->created_at = snd_reply_int(r->element[9], 0);
+        j->opted_out = snd_reply_int(r->element[10], 0) == 1;
     } else {
         goto out;
     }
@@ -306,7 +330,8 @@ out:
 }
 
 int snd_job_finish(redisContext *c, const char *prefix, const char *job_id, const char *conv_key,
-                   const char *entry_id, const char *me, const struct snd_outcome_rec *o)
+                   const char *entry_id, const char *me, const struct snd_outcome_rec *o,
+                   struct snd_next *next)
 {
     snd_job_scripts_init();
     char *k_job = snd_join(prefix, TW_K_JOB, job_id);
@@ -314,9 +339,12 @@ int snd_job_finish(redisContext *c, const char *prefix, const char *job_id, cons
     char *k_stream = snd_join(prefix, TW_K_OUTBOUND, NULL);
     char *k_dead = snd_join(prefix, TW_K_OUTBOUND_DEAD, NULL);
     char *k_msg = o->sid ? snd_join(prefix, TW_K_MSG, o->sid) : NULL;
+    char *k_jobs = snd_join(prefix, TW_K_JOB, NULL);
     int rc = TW_ENOMEM;
     redisReply *r = NULL;
-    if (!k_job || !k_outq || !k_stream || !k_dead || (o->sid && !k_msg))
+    if (next)
+        memset(next, 0, sizeof *next);
+    if (!k_job || !k_outq || !k_stream || !k_dead || !k_jobs || (o->sid && !k_msg))
         goto out;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%d", SND_JOB_TTL_S);
@@ -338,6 +366,7 @@ int snd_job_finish(redisContext *c, const char *prefix, const char *job_id, cons
     argv[n++] = ttl;
     argv[n++] = o->dead ? "1" : "0";
     argv[n++] = o->reason ? o->reason : "";
+    argv[n++] = k_jobs;
     const char *fields[][2] = {{"sid", o->sid},
                                {"error_code", o->error_code},
                                {"error_message", o->error_message},
@@ -351,8 +380,17 @@ int snd_job_finish(redisContext *c, const char *prefix, const char *job_id, cons
     }
     r = tw_rs_eval(c, &s_finish, nkeys, n, argv, NULL);
     rc = TW_EREDIS;
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        rc = r->integer == 1 ? TW_OK : TW_ENOTFOUND;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        rc = TW_ENOTFOUND;
+    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
+        rc = TW_OK;
+        if (next && r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[2]->type == REDIS_REPLY_STRING && r->element[1]->len < TW_JOB_ID_MAX &&
+            r->element[2]->len < sizeof next->entry_id) {
+            memcpy(next->job_id, r->element[1]->str, r->element[1]->len);
+            memcpy(next->entry_id, r->element[2]->str, r->element[2]->len);
+        }
+    }
 out:
     if (r)
         freeReplyObject(r);
@@ -361,6 +399,7 @@ out:
     free(k_stream);
     free(k_dead);
     free(k_msg);
+    free(k_jobs);
     return rc;
 }
 

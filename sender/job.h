@@ -47,6 +47,13 @@ struct snd_job {
     int64_t attempt_at;     /* marker of the last attempt (Redis ms), 0 when none */
     int64_t created_at;
     int64_t redis_now;      /* Redis's clock when the claim ran */
+    bool opted_out;         /* the participant is in one of the given opt-out sets */
+};
+
+/* Opt-out sets to look the participant up in while claiming (borrowed; NULL keys skipped). */
+struct snd_optout_q {
+    const char *keys[2];
+    const char *participant;
 };
 
 void snd_job_cleanup(struct snd_job *j);
@@ -54,10 +61,12 @@ void snd_job_cleanup(struct snd_job *j);
 /* Scripts are initialised once (thread-safe). */
 void snd_job_scripts_init(void);
 
-/* Tries to take job_id for consumer me. conv_key is the conversation of the stream entry.
- * Returns TW_OK (see j->kind) or TW_EREDIS / TW_ENOMEM. */
+/* Tries to take job_id for consumer me. conv_key is the conversation of the stream entry. When
+ * oq is given, j->opted_out tells whether the participant is in one of its sets (read in the same
+ * step, saving a round trip). Returns TW_OK (see j->kind) or TW_EREDIS / TW_ENOMEM. */
 int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const char *conv_key,
-                  const char *me, long lease_ms, struct snd_job *j) TW_MUSTCHECK;
+                  const char *me, long lease_ms, const struct snd_optout_q *oq,
+                  struct snd_job *j) TW_MUSTCHECK;
 
 /* Writes the attempt marker. Returns TW_OK (attempt_at and attempts filled), TW_ENOTFOUND when
  * the job is no longer ours or not queued, TW_EREDIS. */
@@ -91,12 +100,20 @@ struct snd_outcome_rec {
     bool dead;              /* append to <prefix>outbound:dead */
 };
 
-/* Records the outcome, removes the job from its conversation list, acks and deletes the stream
- * entry (entry_id may be NULL), and links msg:<sid> to the job. Returns TW_OK, TW_ENOTFOUND
- * (not ours: nothing written), TW_EREDIS. */
+/* The conversation's next unfinished job, as finish found it ("" when none). */
+struct snd_next {
+    char job_id[TW_JOB_ID_MAX];
+    char entry_id[48];
+};
+
+/* Records the outcome, removes the job from its conversation list, acks and deletes the job's
+ * stream entry (its stream_id; entry_id is the fallback and may be NULL), and links msg:<sid> to
+ * the job. next (optional) receives the conversation's next job, which the caller may carry on
+ * with at once instead of waiting for whichever replica holds its entry.
+ * Returns TW_OK, TW_ENOTFOUND (not ours: nothing written), TW_EREDIS. */
 int snd_job_finish(redisContext *c, const char *prefix, const char *job_id, const char *conv_key,
-                   const char *entry_id, const char *me, const struct snd_outcome_rec *o)
-    TW_MUSTCHECK;
+                   const char *entry_id, const char *me, const struct snd_outcome_rec *o,
+                   struct snd_next *next) TW_MUSTCHECK;
 
 /* Whether msg:<sid> is linked to a job other than job_id. */
 int snd_job_sid_taken(redisContext *c, const char *prefix, const char *sid, const char *job_id,

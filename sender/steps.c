@@ -40,9 +40,21 @@ static void masked(char out[32], const char *addr)
 /* ------------------------------------------------------------------ outcomes */
 
 /* Writes a final outcome and drops the task. A Redis failure keeps the task to try again. */
+/* Drops t and carries on with the conversation's next job when finish named one. */
+static void drop_and_follow(struct snd_engine *e, struct snd_task *t, const struct snd_next *next)
+{
+    char *key = next->job_id[0] ? strdup(t->cq->key) : NULL;
+    snd_task_drop(e, t);
+    if (key)
+        snd_task_follow(e, key, next->job_id, next->entry_id);
+    free(key);
+}
+
 static void finish(struct snd_engine *e, struct snd_task *t, const struct snd_outcome_rec *o)
 {
-    int rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, o);
+    struct snd_next next;
+    int rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, o,
+                            &next);
     if (rc == TW_EREDIS || rc == TW_ENOMEM) {
         snd_redis_failed(e, t, "finish");
         return;
@@ -50,7 +62,7 @@ static void finish(struct snd_engine *e, struct snd_task *t, const struct snd_ou
     if (rc == TW_ENOTFOUND)
         TW_LOG_WARN("job no longer ours; outcome not written", TW_F_STR("job_id", t->job_id),
                     TW_F_STR("state", o->state));
-    snd_task_drop(e, t);
+    drop_and_follow(e, t, &next);
 }
 
 static void fail(struct snd_engine *e, struct snd_task *t, const char *reason, const char *code,
@@ -90,7 +102,9 @@ static void record_sent(struct snd_engine *e, struct snd_task *t)
         return;
     }
     struct snd_outcome_rec o = {.state = "sent", .sid = m->sid, .reconciled = t->found_how};
-    rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, &o);
+    struct snd_next next;
+    rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, &o,
+                        &next);
     if (rc == TW_EREDIS || rc == TW_ENOMEM) {
         t->phase = PH_RECORD;
         snd_redis_failed(e, t, "finish");
@@ -108,7 +122,7 @@ static void record_sent(struct snd_engine *e, struct snd_task *t)
                     TW_F_INT("attempts", t->job.attempts),
                     TW_F_STR("reconciled", t->found_how));
     }
-    snd_task_drop(e, t);
+    drop_and_follow(e, t, &next);
 }
 
 /* Another attempt is allowed (nothing was created): back to pacing after delay_ms. */
@@ -159,13 +173,11 @@ static void undecided(struct snd_engine *e, struct snd_task *t)
 
 /* ------------------------------------------------------------------ claim */
 
-/* Decodes the conversation and media of a claimed job. Returns NULL or why it cannot be sent. */
-static const char *prepare(struct snd_engine *e, struct snd_task *t)
+/* Decodes the conversation key of the entry once; NULL or why it cannot be used. */
+static const char *decode_conv(struct snd_engine *e, struct snd_task *t)
 {
     const char *why = NULL;
-    if (!t->job.conversation_key || strcmp(t->job.conversation_key, t->cq->key) != 0)
-        return "conversation_key of the job does not match its entry";
-    if (tw_conv_key_decode(t->job.conversation_key, &t->conv, &why) < 0)
+    if (!t->conv.account_sid && tw_conv_key_decode(t->cq->key, &t->conv, &why) < 0)
         return why ? why : "bad conversation key";
     if (strcmp(t->conv.account_sid, e->cfg->account_sid) != 0)
         return "conversation key names another account";
@@ -179,6 +191,19 @@ static const char *prepare(struct snd_engine *e, struct snd_task *t)
         t->identity = t->from;
         t->destination = t->from;
     }
+    return NULL;
+}
+
+/* Reads the media of a claimed job; NULL or why it cannot be sent. */
+static const char *prepare(struct snd_task *t)
+{
+    if (!t->job.conversation_key || strcmp(t->job.conversation_key, t->cq->key) != 0)
+        return "conversation_key of the job does not match its entry";
+    for (size_t i = 0; i < t->nmedia; i++)
+        free(t->media[i]);
+    free(t->media);
+    t->media = NULL;
+    t->nmedia = 0;
     if (t->job.media_json) {
         json_error_t err;
         json_t *a = json_loads(t->job.media_json, 0, &err);
@@ -192,7 +217,6 @@ static const char *prepare(struct snd_engine *e, struct snd_task *t)
             const char *u = json_string_value(json_array_get(a, i));
             if (!u || !(t->media[i] = strdup(u))) {
                 json_decref(a);
-                t->nmedia = i;
                 return u ? "out of memory" : "media_url holds a non-string";
             }
             t->nmedia = i + 1;
@@ -206,23 +230,24 @@ static const char *prepare(struct snd_engine *e, struct snd_task *t)
     return NULL;
 }
 
-/* Whether the participant opted out (STOP) for this destination; for a Messaging Service the
- * service and the number the customer wrote to both count. */
-static int opted_out(struct snd_engine *e, struct snd_task *t, bool *out)
-{
-    int rc = tw_optout_get(e->rc, prefix_of(e), t->conv.account_sid, t->destination, t->to, out);
-    if (rc == TW_OK && !*out && t->conv.type == TW_CONV_SERVICE && t->conv.address &&
-        *t->conv.address)
-        rc = tw_optout_get(e->rc, prefix_of(e), t->conv.account_sid, t->conv.address, t->to,
-                           out);
-    return rc;
-}
-
 static void step_claim(struct snd_engine *e, struct snd_task *t)
 {
     snd_job_cleanup(&t->job);
+    const char *bad = decode_conv(e, t);
+    /* Opt-outs are read in the claim's own step. For a Messaging Service, an opt-out recorded
+     * for the service or for the number the customer wrote to both count. */
+    char k1[512], k2[512];
+    struct snd_optout_q oq = {{NULL, NULL}, t->to};
+    if (!bad) {
+        tw_optout_key(k1, sizeof k1, prefix_of(e), t->conv.account_sid, t->destination);
+        oq.keys[0] = k1;
+        if (t->conv.type == TW_CONV_SERVICE && t->conv.address && *t->conv.address) {
+            tw_optout_key(k2, sizeof k2, prefix_of(e), t->conv.account_sid, t->conv.address);
+            oq.keys[1] = k2;
+        }
+    }
     int rc = snd_job_claim(e->rc, prefix_of(e), t->job_id, t->cq->key, e->me,
-                           e->cfg->claim_idle_ms, &t->job);
+                           e->cfg->claim_idle_ms, bad ? NULL : &oq, &t->job);
     if (rc < 0) {
         snd_redis_failed(e, t, "claim");
         return;
@@ -252,7 +277,8 @@ static void step_claim(struct snd_engine *e, struct snd_task *t)
     }
     t->owned = true;
     t->waits = 0;
-    const char *bad = prepare(e, t);
+    if (!bad)
+        bad = prepare(t);
     if (bad) {
         fail(e, t, "bad_job", NULL, bad, NULL);
         return;
@@ -279,12 +305,7 @@ static void step_claim(struct snd_engine *e, struct snd_task *t)
         fail(e, t, "max_attempts", NULL, "attempt budget used up", NULL);
         return;
     }
-    bool out = false;
-    if (opted_out(e, t, &out) < 0) {
-        snd_redis_failed(e, t, "optout");
-        return;
-    }
-    if (out) {
+    if (t->job.opted_out) {
         /* the same code Twilio would answer, without asking Twilio */
         fail(e, t, "opted_out", "21610",
              "Attempt to send to unsubscribed recipient (refused locally: the participant "

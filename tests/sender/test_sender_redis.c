@@ -64,7 +64,7 @@ static void enqueue(const char *key, const char *body, char id[TW_JOB_ID_MAX])
 
 static int claim(const char *id, const char *key, const char *me, struct snd_job *j)
 {
-    return snd_job_claim(rc_, prefix, id, key, me, 5000, j);
+    return snd_job_claim(rc_, prefix, id, key, me, 5000, NULL, j);
 }
 
 static void test_claim_order_lease_and_fencing(void **state)
@@ -115,8 +115,12 @@ static void test_claim_order_lease_and_fencing(void **state)
 
     /* only the owner finishes; then the next job of the conversation may go */
     struct snd_outcome_rec sent = {.state = "sent", .sid = "SM0123456789abcdef0123456789abcdef"};
-    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "B", &sent), TW_ENOTFOUND);
-    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &sent), TW_OK);
+    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "B", &sent, NULL), TW_ENOTFOUND);
+    struct snd_next next;
+    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &sent, &next), TW_OK);
+    /* finish names the conversation's next job and its entry */
+    assert_string_equal(next.job_id, j2);
+    assert_true(next.entry_id[0] != '\0');
     assert_int_equal(claim(j1, KEY, "B", &j), TW_OK);
     assert_int_equal(j.kind, SND_CLAIM_DONE);
     assert_string_equal(j.state, "sent");
@@ -138,7 +142,7 @@ static void test_expired_lease_is_taken_over_and_unresolved_attempt_shows(void *
     char j1[TW_JOB_ID_MAX];
     enqueue(KEY, "one", j1);
     struct snd_job j;
-    assert_int_equal(snd_job_claim(rc_, prefix, j1, KEY, "A", 100, &j), TW_OK);
+    assert_int_equal(snd_job_claim(rc_, prefix, j1, KEY, "A", 100, NULL, &j), TW_OK);
     snd_job_cleanup(&j);
     int64_t at;
     long attempts;
@@ -154,7 +158,7 @@ static void test_expired_lease_is_taken_over_and_unresolved_attempt_shows(void *
     /* A cannot write anything any more */
     assert_int_equal(snd_job_retry(rc_, prefix, j1, "A", "429", 0, NULL), TW_ENOTFOUND);
     struct snd_outcome_rec o = {.state = "failed", .dead = true, .reason = "permanent"};
-    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &o), TW_ENOTFOUND);
+    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &o, NULL), TW_ENOTFOUND);
     /* B decides: absent, queued again */
     assert_int_equal(snd_job_retry(rc_, prefix, j1, "B", "reconciled absent", 0, "absent"), TW_OK);
     assert_int_equal(snd_job_mark(rc_, prefix, j1, "B", "t2", 5000, &at, &attempts), TW_OK);
@@ -198,7 +202,9 @@ static void test_finish_failed_writes_a_dead_letter(void **state)
                                 .error_message = "Invalid 'To' Phone Number",
                                 .more_info = "https://www.twilio.com/docs/errors/21211",
                                 .reason = "permanent", .dead = true};
-    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &o), TW_OK);
+    struct snd_next next;
+    assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &o, &next), TW_OK);
+    assert_string_equal(next.job_id, ""); /* the conversation has nothing more */
     char k[128];
     snprintf(k, sizeof k, "%soutbound:dead", prefix);
     const char *xr[] = {"XRANGE", k, "-", "+"};
