@@ -249,10 +249,15 @@ static void add_entries(struct snd_engine *e, struct snd_entry *en, size_t n, bo
                 return;
             continue;
         }
-        if (task_add(e, &en[i]) && reclaimed) {
+        if (!task_add(e, &en[i]))
+            continue;
+        if (reclaimed) {
             tw_metrics_inc(SM_RECLAIMED, "", 1);
             TW_LOG_INFO("entry reclaimed", TW_F_STR("job_id", en[i].job_id),
                         TW_F_STR("stream_id", en[i].id));
+        } else {
+            TW_LOG_DEBUG("entry read", TW_F_STR("job_id", en[i].job_id),
+                         TW_F_STR("stream_id", en[i].id));
         }
     }
 }
