@@ -24,9 +24,12 @@ RSS_LIMIT_KB = 200 * 1024  # generous: the process idles near 10 MB (more under 
 BODY_LIMIT = 1048576       # the default TW_BODY_LIMIT
 SLOW_CLIENTS = 1000
 
+API_TOKEN = "hostile-api-token"
+
 redis = None
 ing = None
 port = None
+api_port = None
 accepted = set()  # MessageSids we signed and saw answered 200
 memory = []       # (after which group, VmRSS kB, VmHWM kB, VmSize kB)
 sid_counter = [0]
@@ -187,11 +190,14 @@ def setup():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    global api_port
     redis = t.RedisServer()
-    port = t.free_port()
+    port, api_port = t.free_port(), t.free_port()
     env = t.run_env(REDIS_URL=redis.url, TW_LISTEN="127.0.0.1:%d" % port,
-                    TW_API_LISTEN="127.0.0.1:%d" % t.free_port(), LOG_LEVEL="warn")
+                    TW_API_LISTEN="127.0.0.1:%d" % api_port, TW_API_TOKEN=API_TOKEN,
+                    LOG_LEVEL="warn")
     ing = t.Proc("tw-ingress", env, port=port)
+    t.wait_port(api_port)
     healthy("start")
 
 
@@ -614,6 +620,42 @@ def test_endless_body():
     healthy("endless body")
 
 
+# ------------------------------------------------------------------ outbound API
+
+def api_post(body, headers=None):
+    h = {"Content-Type": "application/json", "Authorization": "Bearer " + API_TOKEN}
+    h.update(headers or {})
+    return t.http(api_port, "POST", "/v1/messages", body, h)
+
+
+def test_api_hostile_json():
+    """Every bad body gets a 4xx with a JSON error, also when the text that explains it would
+    quote bytes that are not UTF-8."""
+    key = ("twilio:v1:account:%s:address:%%2B15557007007:participant:%%2B15551230001" % t.ACCOUNT)
+    cases = [
+        b'{"conversation_key": "x", "bod\\u00e\xc7\x8b": "x"}',  # JSON error quoting bad bytes
+        b'{"b\xff": 1}',
+        b'\xff\xfe',
+        ('{"conversation_key": "%s", "%s": 1}' % (key, "n" * 99 + "\u00e9")).encode(),  # name cut
+        b'{"conversation_key": "' + key.encode() + b'", "body": "a\\u0000b"}',
+        b'{"conversation_key": "' + key.encode() + b'", "body": "\\ud800"}',
+        b"[" * 100000,
+        b'{"a":' * 5000,
+        b"",
+    ]
+    for body in cases:
+        s, h, b = api_post(body)
+        assert 400 <= s < 500, (body[:60], s)
+        assert h.get("content-type", "").startswith("application/json"), (body[:60], h)
+        err = json.loads(b)["error"]
+        assert isinstance(err["code"], str) and isinstance(err["message"], str), err
+    # over the API's body cap
+    s, _, _ = api_post(b'{"body": "' + b"x" * 200000 + b'"}')
+    assert s == 413, s
+    assert redis.client()("XLEN", "tw:outbound") == 0
+    healthy("outbound API JSON")
+
+
 # ------------------------------------------------------------------ end
 
 def test_nothing_unsigned_stored():
@@ -641,6 +683,6 @@ if __name__ == "__main__":
                test_nul_bytes, test_invalid_utf8_and_overlong,
                test_body_longer_than_content_length, test_chunked, test_pipelined,
                test_stalled_connections_time_out, test_slow_clients_do_not_block_real_requests,
-               test_endless_body, test_nothing_unsigned_stored, test_memory_and_clean_exit])
+               test_endless_body, test_api_hostile_json, test_nothing_unsigned_stored, test_memory_and_clean_exit])
     finally:
         teardown()
