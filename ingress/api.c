@@ -38,6 +38,11 @@ void api_error(struct api_answer *a, unsigned status, const char *code, const ch
     a->status = status;
     json_decref(a->body);
     a->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    /* A message quoting the request (a JSON parse error, a field name cut at 100 bytes) may not
+     * be UTF-8, which jansson refuses: answer with a plainer one rather than with nothing. */
+    if (!a->body)
+        a->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+                            "the request is malformed");
 }
 
 static enum MHD_Result send_answer(struct MHD_Connection *conn, const char *route,
