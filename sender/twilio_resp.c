@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,8 @@ static int from_object(json_t *o, struct snd_msg *m)
     /* num_media is a string in Twilio's schema; accept a number too */
     json_t *nm = json_object_get(o, "num_media");
     if (json_is_integer(nm)) {
-        m->num_media = (long)json_integer_value(nm);
+        if (json_integer_value(nm) >= 0 && json_integer_value(nm) <= LONG_MAX)
+            m->num_media = (long)json_integer_value(nm);
     } else if (json_is_string(nm)) {
         char *end;
         long v = strtol(json_string_value(nm), &end, 10);
