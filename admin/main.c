@@ -20,6 +20,8 @@ static const char usage[] =
 
 static const struct adm_cmd commands[] = {
     {"queues", adm_queues, "length, pending, lag and dead letters of every stream, group, consumer"},
+    {"message", adm_message, "status, history, outcome and conversation of one MessageSid"},
+    {"dead", adm_dead, "list, show, replay or drop dead letters"},
     {"simulate", adm_simulate, "post a correctly signed webhook to the ingress"},
     {"key", adm_key, "encode or decode conversation keys"},
     {"health", adm_health, "GET /healthz of a program (container health checks)"},
@@ -103,7 +105,7 @@ int adm_parse(struct adm *a, int argc, char **argv, const struct option *longopt
     opterr = 0;
     for (;;) {
         int idx = 0;
-        int opt = getopt_long(argc, argv, "+", longopts, &idx);
+        int opt = getopt_long(argc, argv, "", longopts, &idx);
         if (opt == -1)
             break;
         if (opt == 'h') {

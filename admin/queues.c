@@ -9,7 +9,7 @@
 static const char usage[] =
     "usage: tw-admin queues [--json]\n"
     "\n"
-    "For each stream (inbound, status, outbound and the dead letters): its length, the number\n"
+    "For each stream (inbound, status, outbound and their dead letters): its length, the number\n"
     "of dead letters, and per consumer group its consumers, pending entries (delivered, not\n"
     "acknowledged) and lag (entries not yet delivered to the group); per consumer its pending\n"
     "entries and idle time (XINFO STREAM, GROUPS, CONSUMERS).\n";
@@ -20,8 +20,9 @@ struct stream_row {
 };
 
 static const struct stream_row streams[] = {
-    {TW_K_INBOUND, TW_K_INBOUND_DEAD}, {TW_K_STATUS, NULL},    {TW_K_OUTBOUND, TW_K_OUTBOUND_DEAD},
-    {TW_K_INBOUND_DEAD, NULL},         {TW_K_OUTBOUND_DEAD, NULL},
+    {TW_K_INBOUND, TW_K_INBOUND_DEAD}, {TW_K_STATUS, TW_K_STATUS_DEAD},
+    {TW_K_OUTBOUND, TW_K_OUTBOUND_DEAD}, {TW_K_INBOUND_DEAD, NULL},
+    {TW_K_STATUS_DEAD, NULL},          {TW_K_OUTBOUND_DEAD, NULL},
 };
 
 static json_int_t int_of(const json_t *o, const char *k)
