@@ -139,8 +139,6 @@ static void print_human(const char *sid, const json_t *doc)
                    dflt(str_of(h, "status"), "?"),
                    json_is_false(json_object_get(h, "moved")) ? " (history only)" : "");
         }
-    } else {
-        printf("  status        none recorded\n");
     }
     const json_t *o = json_object_get(doc, "outcome");
     if (o) {

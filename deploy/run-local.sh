@@ -271,13 +271,16 @@ demo() {
     note "tw-sender is not built yet: the reply waits in ${TW_REDIS_PREFIX:-tw:}outbound"
     return 0
   fi
-  say "3. tw-sender sends the reply to Twilio (simulated): the stand-in received"
+  say "3. tw-sender sends the reply to Twilio (simulated)"
   local api="http://127.0.0.1:$standin_port/_control/messages"
   if ! wait_for 20 reply sh -c "curl -fs $api | grep -qF 'Echo: $text'"; then
     return 1
   fi
-  curl -fs "$api" | tr '{' '\n' | grep -F "Echo: $text" | grep -o '"\(sid\|to\|from\|body\)": *"[^"]*"' |
-    sed 's/^/    /'
+  local line reply
+  line=$(curl -fs "$api" | tr '{' '\n' | grep -F "Echo: $text" | head -n 1)
+  reply=$(printf '%s' "$line" | grep -o '"sid": *"SM[0-9a-f]*"' | grep -o 'SM[0-9a-f]*')
+  note "Twilio (simulated) created $reply with the body \"Echo: $text\""
+  "$admin" message "$reply" | sed 's/^/    /'
   through=1
 }
 if [ $simulated = 1 ]; then
