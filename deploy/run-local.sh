@@ -304,6 +304,11 @@ say "running; Ctrl-C stops everything"
 note "webhook:      http://$TW_LISTEN/channels/twilio/webhook (Twilio signs $TWILIO_WEBHOOK_URL)"
 note "outbound API: http://$TW_API_LISTEN/v1/messages (Authorization: Bearer $TW_API_TOKEN)"
 note "try:          $admin simulate inbound --port $ingress_port --from +15551230002 --body hi"
+if [ $simulated = 1 ]; then
+  demo_key=$("$admin" key encode --participant +15551230001)
+  note "              curl -H 'Authorization: Bearer $TW_API_TOKEN' -H 'Content-Type: application/json' \\"
+  note "                -d '{\"conversation_key\":\"$demo_key\",\"body\":\"hi\"}' http://$TW_API_LISTEN/v1/messages"
+fi
 note "              $admin queues"
 note "logs:         $var/log/*.log"
 # Wait until Ctrl-C, or until one of the programs stops by itself.

@@ -2,6 +2,7 @@
 """deploy/run-local.sh, the README's first command: started, one message through, stopped, nothing
 left running. Uses the binaries of TW_BUILD_DIR (no install, no build), its own var directory and
 free ports, and never the developer's .env."""
+import json
 import os
 import re
 import shutil
@@ -95,7 +96,7 @@ def test_ctrl_c_stops_everything():
     try:
         def ready():
             log.seek(0)
-            return "Ctrl-C stops everything" in log.read()
+            return "logs:" in log.read()
         twtest.wait_until(lambda: ready() or p.poll() is not None, timeout=120, what="running")
         log.seek(0)
         out = log.read()
@@ -103,10 +104,28 @@ def test_ctrl_c_stops_everything():
         pids = started_pids(out)
         assert set(pids) == expected_programs(), out
         assert all(running(pid) for pid in pids.values()), out
-        # Still serving after the demo: another signed webhook is accepted.
+        # Still serving after the demo.
         port = int(env["TW_LISTEN"].rsplit(":", 1)[1])
         status, _, _ = twtest.http(port, "GET", "/readyz")
         assert status == 200
+        if built("tw-sender"):
+            # The outbound API it prints works: an agent's reply reaches the (simulated) Twilio.
+            token = re.search(r"Authorization: Bearer ([0-9a-f]+)", out).group(1)
+            key = re.search(r'"conversation_key":"(twilio:v1:[^"]+)"', out).group(1)
+            api = int(env["TW_API_LISTEN"].rsplit(":", 1)[1])
+            status, _, body = twtest.http(api, "POST", "/v1/messages",
+                                          json.dumps({"conversation_key": key,
+                                                      "body": "from the outbound API"}),
+                                          {"Authorization": "Bearer " + token,
+                                           "Content-Type": "application/json"})
+            assert status == 202, (status, body)
+            standin = int(env["TW_LOCAL_STANDIN_PORT"])
+
+            def arrived():
+                _, _, b = twtest.http(standin, "GET", "/_control/messages")
+                return any(m.get("body") == "from the outbound API"
+                           for m in json.loads(b)["messages"])
+            twtest.wait_until(arrived, timeout=30, what="the API's message at the stand-in")
         p.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the script
         rc = p.wait(60)
         log.seek(0)
@@ -143,7 +162,7 @@ def test_real_credentials_serve_real_traffic():
     try:
         def ready():
             log.seek(0)
-            return "Ctrl-C stops everything" in log.read()
+            return "logs:" in log.read()
         twtest.wait_until(lambda: ready() or p.poll() is not None, timeout=120, what="running")
         log.seek(0)
         out = log.read()
