@@ -81,14 +81,7 @@ def check_program(program, env, redis, listen_port=None):
 
 
 def programs():
-    out = []
-    for name in ("tw-ingress", "tw-worker", "tw-sender"):
-        try:
-            twtest.binary(name)
-            out.append(name)
-        except FileNotFoundError:
-            pass
-    return out
+    return ["tw-ingress", "tw-worker", "tw-sender"]
 
 
 def test_values_are_accepted():

@@ -18,14 +18,6 @@ import twtest  # noqa: E402
 SCRIPT = os.path.join(twtest.SOURCE, "deploy", "run-local.sh")
 
 
-def built(name):
-    try:
-        twtest.binary(name)
-        return True
-    except FileNotFoundError:
-        return False
-
-
 def script_env(var, envfile="/nonexistent/.env", **over):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": var,
            "TW_SKIP_DEPS": "1", "TW_SKIP_BUILD": "1", "TW_BUILD_DIR": twtest.BUILD,
@@ -58,13 +50,9 @@ def cleanup(var):
     shutil.rmtree(var, ignore_errors=True)
 
 
-def expected_programs():
-    names = {"redis", "ingress"}
-    if built("tw-worker"):
-        names.add("worker")
-    if built("tw-sender"):
-        names |= {"sender", "twilio-standin"}
-    return names
+def expected_programs(simulated=True):
+    names = {"redis", "ingress", "worker", "sender"}
+    return names | {"twilio-standin"} if simulated else names
 
 
 def test_once_one_message_through_then_everything_stopped():
@@ -77,9 +65,9 @@ def test_once_one_message_through_then_everything_stopped():
     pids = started_pids(out)
     assert set(pids) == expected_programs(), (pids, out)
     assert re.search(r"inbound SM[0-9a-f]{32} posted to \S+: HTTP 200 \(accepted\)", out), out
-    if built("tw-worker") and built("tw-sender"):
-        assert "the message went all the way through" in out, out
-        assert "Echo: Hello from run-local" in out, out
+    assert "the message went all the way through" in out, out
+    assert re.search(r"outcome +dispatched, receipt ob[0-9a-f]+", out), out
+    assert re.search(r'created SM[0-9a-f]{32} with the body "Echo: Hello from run-local', out), out
     for name, pid in pids.items():
         assert not running(pid), "%s (pid %d) is still running" % (name, pid)
     # Redis kept its data under the var directory, with AOF on.
@@ -108,24 +96,23 @@ def test_ctrl_c_stops_everything():
         port = int(env["TW_LISTEN"].rsplit(":", 1)[1])
         status, _, _ = twtest.http(port, "GET", "/readyz")
         assert status == 200
-        if built("tw-sender"):
-            # The outbound API it prints works: an agent's reply reaches the (simulated) Twilio.
-            token = re.search(r"Authorization: Bearer ([0-9a-f]+)", out).group(1)
-            key = re.search(r'"conversation_key":"(twilio:v1:[^"]+)"', out).group(1)
-            api = int(env["TW_API_LISTEN"].rsplit(":", 1)[1])
-            status, _, body = twtest.http(api, "POST", "/v1/messages",
-                                          json.dumps({"conversation_key": key,
-                                                      "body": "from the outbound API"}),
-                                          {"Authorization": "Bearer " + token,
-                                           "Content-Type": "application/json"})
-            assert status == 202, (status, body)
-            standin = int(env["TW_LOCAL_STANDIN_PORT"])
+        # The outbound API it prints works: an agent's reply reaches the (simulated) Twilio.
+        token = re.search(r"Authorization: Bearer ([0-9a-f]+)", out).group(1)
+        key = re.search(r'"conversation_key":"(twilio:v1:[^"]+)"', out).group(1)
+        api = int(env["TW_API_LISTEN"].rsplit(":", 1)[1])
+        status, _, body = twtest.http(api, "POST", "/v1/messages",
+                                      json.dumps({"conversation_key": key,
+                                                  "body": "from the outbound API"}),
+                                      {"Authorization": "Bearer " + token,
+                                       "Content-Type": "application/json"})
+        assert status == 202, (status, body)
+        standin = int(env["TW_LOCAL_STANDIN_PORT"])
 
-            def arrived():
-                _, _, b = twtest.http(standin, "GET", "/_control/messages")
-                return any(m.get("body") == "from the outbound API"
-                           for m in json.loads(b)["messages"])
-            twtest.wait_until(arrived, timeout=30, what="the API's message at the stand-in")
+        def arrived():
+            _, _, b = twtest.http(standin, "GET", "/_control/messages")
+            return any(m.get("body") == "from the outbound API"
+                       for m in json.loads(b)["messages"])
+        twtest.wait_until(arrived, timeout=30, what="the API's message at the stand-in")
         p.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the script
         rc = p.wait(60)
         log.seek(0)
@@ -168,7 +155,7 @@ def test_real_credentials_serve_real_traffic():
         out = log.read()
         assert p.poll() is None, out
         assert "SIMULATED" not in out and "serving real traffic" in out, out
-        assert "twilio-standin" not in started_pids(out), out
+        assert set(started_pids(out)) == expected_programs(simulated=False), out
         port = int(listen.rsplit(":", 1)[1])
         pairs = twtest.inbound_pairs("SM" + "ef" * 16)
         status, _, _ = twtest.post_signed(port, pairs)
