@@ -272,8 +272,9 @@ static void do_read(struct snd_engine *e, long block_ms)
     }
     add_entries(e, en, n, false);
     snd_entries_free(en, n);
-    /* a full batch: more may be waiting */
-    e->next_read = tw_mono_ms() + (n == READ_COUNT ? 0 : 20);
+    /* A full batch: more may be waiting. After a blocking read, read again as soon as the loop
+     * is idle again; while busy, poll the stream without blocking at most every 20 ms. */
+    e->next_read = tw_mono_ms() + (n == READ_COUNT || block_ms >= 0 ? 0 : 20);
 }
 
 static void do_reclaim(struct snd_engine *e)
@@ -498,6 +499,8 @@ int snd_engine_run(struct snd_engine *e)
             if (idle)
                 continue;
         }
+        if (e->rc && !e->draining && e->ntasks < SND_MAX_TASKS && e->next_read - now < sleep)
+            sleep = (long)(e->next_read - now); /* come back in time to read new entries */
         if (sleep > 0) {
             int numfds = 0;
             curl_multi_poll(e->multi, NULL, 0, (int)(sleep > 250 ? 250 : sleep), &numfds);

@@ -365,6 +365,36 @@ def test_sigterm_hands_back_waiting_jobs():
             assert b.stop() == 0
 
 
+def test_redis_restart_loses_nothing_and_sends_nothing_twice():
+    redis = tw.RedisServer(aof=True)
+    si = sl.StandIn(extra=["--latency-ms", "150"])
+    s = sl.start_sender(redis, si, TW_SEND_CONCURRENCY="4")
+    try:
+        r = redis.client()
+        jobs = [j for _, j in sl.enqueue(redis.url, [(sl.conv_key("+1555500%04d" % i), "m%02d" % i)
+                                                    for i in range(20)])]
+        tw.wait_until(lambda: len(si.creates()) >= 4, what="requests in flight")
+        redis.stop()
+        time.sleep(1.0)  # requests end while Redis is away: their outcomes wait
+        redis.start()
+        r = redis.client()
+        for j in jobs:
+            assert sl.wait_state(r, j, FINAL, timeout=60)["state"] == "sent", sl.job(r, j)
+        bodies = [m["body"] for m in si.created()]
+        assert sorted(bodies) == ["m%02d" % i for i in range(20)], bodies  # each exactly once
+        assert r("XLEN", "tw:outbound") == 0
+        assert s.stop() == 0
+        out = s.output()
+        # the scenario happened: Redis went away under the sender, which reconciled afterwards
+        assert '"redis connection lost"' in out or '"redis unavailable"' in out, out[-3000:]
+        if os.environ.get("TW_VERBOSE"):
+            print(out)
+    finally:
+        s.stop()
+        si.stop()
+        redis.stop()
+
+
 def test_bad_jobs_fail_without_a_call():
     with pipeline() as (redis, si, _):
         r = redis.client()
@@ -424,6 +454,7 @@ if __name__ == "__main__":
             test_pacing_per_identity_shared_by_replicas,
             test_sigterm_finishes_the_request_in_flight,
             test_sigterm_hands_back_waiting_jobs,
+            test_redis_restart_loses_nothing_and_sends_nothing_twice,
             test_bad_jobs_fail_without_a_call,
             test_metrics,
             test_bad_configuration_exits_78])
