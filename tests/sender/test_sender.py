@@ -289,8 +289,9 @@ def test_order_per_conversation_with_two_senders():
         parts = ["+1555123%04d" % i for i in range(10)]
         conv_of = {}
         for n in range(10):
-            for p in parts:
-                # one at a time, so each conversation's entries spread over both senders
+            # one at a time, rotating the order each round, so each conversation's entries
+            # spread over both senders (idle senders take turns at new entries)
+            for p in parts[n:] + parts[:n]:
                 _, job_id = sl.enqueue(redis.url, [(sl.conv_key(p), "%s #%03d" % (p, n))])[0]
                 conv_of[job_id] = p
         for job_id in conv_of:
