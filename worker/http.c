@@ -209,12 +209,18 @@ fail:
     return rc;
 }
 
-int wrk_http_run(struct wrk_http *h, int wait_ms)
+int wrk_http_run(struct wrk_http *h, int wait_ms, int extra_fd, bool *extra_ready)
 {
     int running = 0;
+    if (extra_ready)
+        *extra_ready = false;
     curl_multi_perform(h->multi, &running);
     if (wait_ms > 0) {
-        curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+        struct curl_waitfd wfd = {.fd = extra_fd, .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(h->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0, wait_ms,
+                        NULL);
+        if (extra_fd >= 0 && extra_ready)
+            *extra_ready = (wfd.revents & CURL_WAIT_POLLIN) != 0;
         curl_multi_perform(h->multi, &running);
     }
     int called = 0;

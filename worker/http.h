@@ -4,6 +4,7 @@
 #ifndef WRK_HTTP_H
 #define WRK_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -37,9 +38,10 @@ int wrk_http_post(struct wrk_http *h, const char *url, const char *const *header
                   const char *body, size_t body_len, long timeout_ms, wrk_http_done_fn done,
                   void *ctx) TW_MUSTCHECK;
 
-/* Drives transfers: waits up to wait_ms for network activity, then calls the callbacks of the
+/* Drives transfers: waits up to wait_ms for network activity on the requests or on extra_fd
+ * (readable; -1 for none; *extra_ready says whether it was), then calls the callbacks of the
  * requests that finished. Returns the number of callbacks called. */
-int wrk_http_run(struct wrk_http *h, int wait_ms);
+int wrk_http_run(struct wrk_http *h, int wait_ms, int extra_fd, bool *extra_ready);
 /* Requests in flight. */
 int wrk_http_active(const struct wrk_http *h);
 

@@ -15,6 +15,7 @@
 #include "worker/agent.h"
 #include "worker/http.h"
 #include "worker/inbound.h"
+#include "worker/notify.h"
 #include "worker/rconn.h"
 #include "worker/scripts.h"
 #include "worker/statuses.h"
@@ -32,31 +33,13 @@ static void config_error(const char *name, const char *why)
     TW_LOG_ERROR("bad configuration", TW_F_STR("variable", name), TW_F_STR("reason", why));
 }
 
-/* Waits for new entries on both streams (XREAD BLOCK) when nothing is held. */
-static void block_for_entries(struct wrk_ctx *ctx, const struct wrk_inbound *in,
-                              const struct wrk_statuses *st, long ms)
-{
-    char block[24];
-    snprintf(block, sizeof block, "%ld", ms);
-    const char *argv[] = {"XREAD",
-                          "BLOCK",
-                          block,
-                          "STREAMS",
-                          ctx->k_inbound,
-                          ctx->k_status,
-                          wrk_inbound_last_id(in),
-                          wrk_statuses_last_id(st)};
-    redisReply *r = wrk_rconn_cmd(ctx->redis, 8, argv, NULL);
-    if (r)
-        freeReplyObject(r);
-}
-
 static void update_gauges(const struct wrk_ctx *ctx)
 {
     tw_metrics_set(WM_IN_FLIGHT, "", (double)wrk_http_active(ctx->http));
 }
 
-static void run(struct wrk_ctx *ctx, struct wrk_inbound *in, struct wrk_statuses *st)
+static void run(struct wrk_ctx *ctx, struct wrk_notify *notify, struct wrk_inbound *in,
+                struct wrk_statuses *st)
 {
     while (!tw_stop_requested()) {
         int64_t now = tw_mono_ms();
@@ -67,22 +50,26 @@ static void run(struct wrk_ctx *ctx, struct wrk_inbound *in, struct wrk_statuses
         }
         update_gauges(ctx);
         if (work) {
-            wrk_http_run(ctx->http, 0);
+            wrk_http_run(ctx->http, 0, -1, NULL);
             continue;
         }
         now = tw_mono_ms();
         long wait = WRK_BLOCK_MAX_MS;
         wait = wrk_inbound_next_ms(in, now, wait);
         wait = wrk_statuses_next_ms(st, now, wait);
+        int fd = -1;
         if (!ctx->redis->c) {
             long r = wrk_rconn_wait_ms(ctx->redis);
             wait = r < WRK_BLOCK_MAX_MS ? (r > 0 ? r : 1) : WRK_BLOCK_MAX_MS;
+        } else {
+            fd = wrk_notify_arm(notify, ctx, wrk_inbound_last_id(in), wrk_statuses_last_id(st));
+            if (fd < 0 && wait > WRK_NOTIFY_DOWN_POLL_MS)
+                wait = WRK_NOTIFY_DOWN_POLL_MS; /* no wake-ups: look for entries often */
         }
-        if (ctx->redis->c && wait > 0 && wrk_http_active(ctx->http) == 0 && wrk_inbound_idle(in) &&
-            wrk_statuses_idle(st))
-            block_for_entries(ctx, in, st, wait);
-        else
-            wrk_http_run(ctx->http, (int)(wait > 0 ? wait : 0));
+        bool woken = false;
+        wrk_http_run(ctx->http, (int)wait, fd, &woken);
+        if (woken)
+            wrk_notify_consume(notify);
     }
 }
 
@@ -95,7 +82,7 @@ static void drain(struct wrk_ctx *ctx, struct wrk_inbound *in, struct wrk_status
     wrk_statuses_handback(st, false);
     while (tw_mono_ms() < deadline) {
         int64_t now = tw_mono_ms();
-        wrk_http_run(ctx->http, 20);
+        wrk_http_run(ctx->http, 20, -1, NULL);
         if (wrk_rconn_get(ctx->redis)) {
             wrk_inbound_step(in, now, true);
             wrk_statuses_step(st, now, true);
@@ -116,11 +103,12 @@ int main(void)
 {
     struct tw_config cfg;
     struct wrk_rconn rconn;
+    struct wrk_notify notify;
     struct wrk_ctx ctx;
     struct wrk_inbound *in = NULL;
     struct wrk_statuses *st = NULL;
     int exit_code = 1;
-    bool rconn_ok = false, curl_ok = false, metrics_on = false;
+    bool rconn_ok = false, notify_ok = false, curl_ok = false, metrics_on = false;
     memset(&ctx, 0, sizeof ctx);
 
     tw_log_init("worker", TW_LOG_INFO_L);
@@ -140,6 +128,9 @@ int main(void)
         goto out;
     }
     rconn_ok = true;
+    if (wrk_notify_init(&notify, cfg.redis_url) != TW_OK)
+        goto out;
+    notify_ok = true;
     tw_cfg_log(&cfg, TW_P_WORKER);
 
     char consumer[256];
@@ -201,7 +192,7 @@ int main(void)
     TW_LOG_INFO("worker started", TW_F_STR("consumer", consumer), TW_F_STR("agent", cfg.agent),
                 TW_F_INT("concurrency", cfg.worker_concurrency),
                 TW_F_INT("claim_idle_ms", cfg.claim_idle_ms));
-    run(&ctx, in, st);
+    run(&ctx, &notify, in, st);
     drain(&ctx, in, st);
     exit_code = 0;
     TW_LOG_INFO("stopped");
@@ -214,6 +205,8 @@ out:
         ctx.agent->destroy(ctx.agent_state);
     if (metrics_on)
         tw_metrics_stop();
+    if (notify_ok)
+        wrk_notify_cleanup(&notify);
     if (rconn_ok)
         wrk_rconn_cleanup(&rconn);
     if (curl_ok)

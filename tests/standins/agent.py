@@ -42,6 +42,8 @@ class AgentStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # headers and body leave in one write (no Nagle / delayed-ACK stall)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass

@@ -2,6 +2,7 @@
 """tw-worker against a real redis-server and the agent stand-in: the Flue request, outcomes,
 retries, dead letters, age limit, malformed entries, effects once, the echo agent, metrics,
 configuration errors, lost consumer groups, and the SIGTERM drain."""
+import email.utils
 import json
 import os
 import sys
@@ -141,15 +142,23 @@ def test_503_then_202_retried_and_admitted_once():
 def test_429_honours_retry_after():
     fresh()
     r = redis.client()
-    sid = "SM" + "d" * 32
-    agent.push(dict(status=429, retry_after="2"), sid=sid)
+    secs, date = "SM" + "d" * 32, "SM" + "d" * 31 + "e"
+    agent.push(dict(status=429, retry_after="2"), sid=secs)
+    # the HTTP-date form, 3 s ahead (whole seconds: at least 2 s from now)
+    agent.push(dict(status=503, retry_after=email.utils.formatdate(time.time() + 3, usegmt=True)),
+               sid=date)
     wk = w.start_worker(redis, agent.url)
     try:
-        w.xadd_inbound(r, sid)
-        wait_outcome(r, sid)
-        reqs = [q for q in agent.snapshot() if q["sid"] == sid]
-        assert len(reqs) == 2
-        assert reqs[1]["t"] - reqs[0]["t"] >= 1.9, reqs[1]["t"] - reqs[0]["t"]
+        w.xadd_inbound(r, secs)
+        w.xadd_inbound(r, date, frm="+15551230002")
+        wait_outcome(r, secs)
+        wait_outcome(r, date)
+        for sid, least in ((secs, 1.9), (date, 1.9)):
+            reqs = [q for q in agent.snapshot() if q["sid"] == sid]
+            assert len(reqs) == 2
+            assert reqs[1]["t"] - reqs[0]["t"] >= least, (sid, reqs[1]["t"] - reqs[0]["t"])
+        o = w.outcome(r, secs)
+        assert o["attempts"] == "2" and "429" in o["last_error"], o
     finally:
         w.stop_clean(wk)
 
