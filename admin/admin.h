@@ -20,11 +20,11 @@ enum adm_exit {
 };
 
 struct adm {
-    bool json;              /* --json: one JSON document on stdout */
+    bool json; /* --json: one JSON document on stdout */
     bool cfg_loaded;
-    struct tw_config cfg;   /* valid when cfg_loaded */
-    redisContext *rc;       /* owned; NULL until adm_redis() */
-    char errstr[256];       /* the last Redis error, for messages */
+    struct tw_config cfg; /* valid when cfg_loaded */
+    redisContext *rc;     /* owned; NULL until adm_redis() */
+    char errstr[256];     /* the last Redis error, for messages */
 };
 
 /* A command or sub-command: argv[0] is its own name. Returns an enum adm_exit. */
@@ -77,8 +77,8 @@ int adm_dispatch(struct adm *a, int argc, char **argv, const struct adm_cmd *tab
 /* Runs one command. On TW_OK *out is a new reference: strings (invalid UTF-8 bytes replaced by
  * U+FFFD), integers, null, arrays. TW_EREDIS: Redis answered an error, its text in a->errstr.
  * TW_EIO: the connection failed (a->errstr says why). *out is NULL on error. */
-int adm_call(struct adm *a, json_t **out, int argc, const char **argv, const size_t *lens)
-    TW_MUSTCHECK;
+int adm_call(struct adm *a, json_t **out, int argc, const char **argv,
+             const size_t *lens) TW_MUSTCHECK;
 /* The same with NUL-terminated arguments, ending in NULL. */
 int adm_callv(struct adm *a, json_t **out, ...) __attribute__((sentinel)) TW_MUSTCHECK;
 /* Runs a Lua script by SHA (EVAL on NOSCRIPT); same results as adm_call. */
@@ -92,8 +92,8 @@ json_t *adm_json_string(const char *s, size_t n);
 /* ---- http.c: one HTTP request with libcurl */
 
 struct adm_http_resp {
-    long status;   /* 0 when no answer */
-    char *body;    /* owned, malloc; NUL-terminated; at most 64 KiB kept */
+    long status; /* 0 when no answer */
+    char *body;  /* owned, malloc; NUL-terminated; at most 64 KiB kept */
     size_t len;
     char error[256];
 };

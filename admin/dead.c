@@ -55,7 +55,8 @@ static const char replay_inbound_lua[] =
     "if #e == 0 then return {'missing'} end\n"
     "local f = e[1][2]\n"
     "local dead = {['" TW_D_REASON "'] = true, ['" TW_D_ATTEMPTS "'] = true,\n"
-    "  ['" TW_D_FAILED_AT "'] = true, ['" TW_D_STREAM_ID "'] = true, ['" TW_D_CONSUMER "'] = true,\n"
+    "  ['" TW_D_FAILED_AT "'] = true, ['" TW_D_STREAM_ID "'] = true, ['" TW_D_CONSUMER
+    "'] = true,\n"
     "  ['" TW_F_RECEIVED_AT "'] = true, original_received_at = true, replayed_from = true}\n"
     "local keep, payload, received, original = {}, nil, nil, nil\n"
     "for i = 1, #f, 2 do\n"
@@ -194,8 +195,8 @@ static const char *subject_of(const json_t *fields)
 
 /* Common start of every sub-command: options, <stream> [id], configuration and Redis. */
 static int begin(struct adm *a, int argc, char **argv, const char *cmd_usage, bool want_id,
-                 const struct option *longopts, int (*on_opt)(int, const char *, void *),
-                 void *ctx, struct target *t, const char **id)
+                 const struct option *longopts, int (*on_opt)(int, const char *, void *), void *ctx,
+                 struct target *t, const char **id)
 {
     int first;
     int rc = adm_parse(a, argc, argv, longopts, cmd_usage, on_opt, ctx, &first);
@@ -261,8 +262,8 @@ static int dead_list(struct adm *a, int argc, char **argv)
     json_array_foreach(r, i, e) json_array_append_new(items, entry_json(e));
     json_decref(r);
     if (a->json) {
-        adm_print_json(json_pack("{s:s, s:O, s:o}", "stream", t.dead, "length", len,
-                                 "entries", items));
+        adm_print_json(
+            json_pack("{s:s, s:O, s:o}", "stream", t.dead, "length", len, "entries", items));
     } else {
         printf("%s: %lld dead letter(s)\n", t.dead, (long long)json_integer_value(len));
         json_array_foreach(items, i, e)
@@ -342,7 +343,8 @@ static int dead_drop(struct adm *a, int argc, char **argv)
     bool dropped = json_integer_value(r) == 1;
     json_decref(r);
     if (a->json)
-        adm_print_json(json_pack("{s:s, s:s, s:b}", "stream", t.dead, "id", id, "dropped", dropped));
+        adm_print_json(
+            json_pack("{s:s, s:s, s:b}", "stream", t.dead, "id", id, "dropped", dropped));
     else if (dropped)
         printf("dropped %s from %s\n", id, t.dead);
     if (!dropped) {

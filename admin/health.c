@@ -37,8 +37,10 @@ static int on_opt(int opt, const char *arg, void *ctx)
 int adm_health(struct adm *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},   {"timeout-ms", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, 'u'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {NULL, 2000};

@@ -21,11 +21,11 @@ static const char encode_usage[] =
     "default to TWILIO_ACCOUNT_SID, TWILIO_PHONE_NUMBER and TWILIO_MESSAGING_SERVICE_SID.\n"
     "With a Messaging Service, --address is the service's number the customer wrote to.\n";
 
-static const char decode_usage[] =
-    "usage: tw-admin key decode KEY [--json]\n"
-    "\n"
-    "Prints the parts of a key. Only canonical keys decode (re-encoding must give the same bytes);\n"
-    "anything else exits 1 with the reason.\n";
+static const char decode_usage[] = "usage: tw-admin key decode KEY [--json]\n"
+                                   "\n"
+                                   "Prints the parts of a key. Only canonical keys decode "
+                                   "(re-encoding must give the same bytes);\n"
+                                   "anything else exits 1 with the reason.\n";
 
 struct enc_opts {
     const char *account, *address, *participant, *service;
@@ -150,7 +150,8 @@ static int key_decode(struct adm *a, int argc, char **argv)
         return ADM_FAIL;
     }
     if (a->json) {
-        adm_print_json(json_pack("{s:s, s:b, s:o}", "key", key, "canonical", 1, "conversation", cj));
+        adm_print_json(
+            json_pack("{s:s, s:b, s:o}", "key", key, "canonical", 1, "conversation", cj));
     } else {
         const char *k;
         json_t *v;

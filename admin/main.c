@@ -19,7 +19,8 @@ static const char usage[] =
     "commands:\n";
 
 static const struct adm_cmd commands[] = {
-    {"queues", adm_queues, "length, pending, lag and dead letters of every stream, group, consumer"},
+    {"queues", adm_queues,
+     "length, pending, lag and dead letters of every stream, group, consumer"},
     {"message", adm_message, "status, history, outcome and conversation of one MessageSid"},
     {"dead", adm_dead, "list, show, replay or drop dead letters"},
     {"simulate", adm_simulate, "post a correctly signed webhook to the ingress"},

@@ -14,7 +14,8 @@ static const char usage[] =
     "\n"
     "What Redis knows about one message, inbound or sent:\n"
     "  status        the current delivery status (<prefix>msg:<sid>) and its history\n"
-    "  outcome       the worker's dispatch outcome (<prefix>outcome:<sid>): dispatched, skipped or\n"
+    "  outcome       the worker's dispatch outcome (<prefix>outcome:<sid>): dispatched, skipped "
+    "or\n"
     "                failed, with the agent's receipt or the reason, and the attempts\n"
     "  entry         the inbound entry, while it is still in <prefix>inbound or its dead letters\n"
     "  job           the send job that created it (<prefix>job:<id>), for messages we sent\n"
@@ -48,8 +49,8 @@ static json_t *entry_object(const char *stream, const json_t *entry)
         if (parsed)
             json_object_set_new(fields, *k, parsed);
     }
-    return json_pack("{s:s, s:O, s:o}", "stream", stream, "id", json_array_get(entry, 0),
-                     "fields", fields);
+    return json_pack("{s:s, s:O, s:o}", "stream", stream, "id", json_array_get(entry, 0), "fields",
+                     fields);
 }
 
 /* The inbound entry with this stream id: in the stream, else among the dead letters. */

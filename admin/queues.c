@@ -20,9 +20,12 @@ struct stream_row {
 };
 
 static const struct stream_row streams[] = {
-    {TW_K_INBOUND, TW_K_INBOUND_DEAD}, {TW_K_STATUS, TW_K_STATUS_DEAD},
-    {TW_K_OUTBOUND, TW_K_OUTBOUND_DEAD}, {TW_K_INBOUND_DEAD, NULL},
-    {TW_K_STATUS_DEAD, NULL},          {TW_K_OUTBOUND_DEAD, NULL},
+    {TW_K_INBOUND, TW_K_INBOUND_DEAD},
+    {TW_K_STATUS, TW_K_STATUS_DEAD},
+    {TW_K_OUTBOUND, TW_K_OUTBOUND_DEAD},
+    {TW_K_INBOUND_DEAD, NULL},
+    {TW_K_STATUS_DEAD, NULL},
+    {TW_K_OUTBOUND_DEAD, NULL},
 };
 
 static json_int_t int_of(const json_t *o, const char *k)
@@ -105,12 +108,12 @@ static int describe(struct adm *a, const struct stream_row *row, json_t **out)
         const char *name = json_string_value(json_object_get(g, "name"));
         json_t *cons = json_array();
         json_t *lag = json_object_get(g, "lag"); /* null when Redis cannot tell */
-        json_array_append_new(
-            garr, json_pack("{s:s?, s:I, s:I, s:O?, s:O?, s:O?, s:o}", "name", name, "consumers",
-                            int_of(g, "consumers"), "pending", int_of(g, "pending"), "lag", lag,
-                            "last_delivered_id", json_object_get(g, "last-delivered-id"),
-                            "entries_read", json_object_get(g, "entries-read"), "consumer_list",
-                            cons));
+        json_array_append_new(garr,
+                              json_pack("{s:s?, s:I, s:I, s:O?, s:O?, s:O?, s:o}", "name", name,
+                                        "consumers", int_of(g, "consumers"), "pending",
+                                        int_of(g, "pending"), "lag", lag, "last_delivered_id",
+                                        json_object_get(g, "last-delivered-id"), "entries_read",
+                                        json_object_get(g, "entries-read"), "consumer_list", cons));
         if (name)
             rc = consumers_of(a, key, name, cons);
         json_decref(g);

@@ -10,12 +10,13 @@
 #include "common/keys.h"
 #include "common/signature.h"
 
-static const char usage[] = "usage: tw-admin simulate inbound|status ...\n"
-                            "\n"
-                            "Posts a webhook signed with TWILIO_AUTH_TOKEN over the URL Twilio would\n"
-                            "sign (TWILIO_WEBHOOK_URL, TWILIO_STATUS_CALLBACK_URL) to the ingress.\n"
-                            "\n"
-                            "commands:\n";
+static const char usage[] =
+    "usage: tw-admin simulate inbound|status ...\n"
+    "\n"
+    "Posts a webhook signed with TWILIO_AUTH_TOKEN over the URL Twilio would\n"
+    "sign (TWILIO_WEBHOOK_URL, TWILIO_STATUS_CALLBACK_URL) to the ingress.\n"
+    "\n"
+    "commands:\n";
 
 static const char inbound_usage[] =
     "usage: tw-admin simulate inbound --from NUMBER --body TEXT [--to ADDRESS] [--sid SM...]\n"
@@ -237,13 +238,47 @@ static int sim_inbound(struct adm *a, int argc, char **argv)
     char nmedia[8];
     snprintf(nmedia, sizeof nmedia, "%d", o.nmedia);
     /* The fields Twilio sends for an inbound SMS, in its order. */
-    const char *pairs[] = {"ToCountry", "US", "ToState", "", "SmsMessageSid", o.sid, "NumMedia",
-                           nmedia, "ToCity", "", "FromZip", "", "SmsSid", o.sid, "FromState", "",
-                           "SmsStatus", "received", "FromCity", "", "Body", o.body,
-                           "FromCountry", "US", "To", to, "MessagingServiceSid",
-                           a->cfg.messaging_service_sid, "ToZip", "", "NumSegments", "1",
-                           "MessageSid", o.sid, "AccountSid", a->cfg.account_sid, "From", o.from,
-                           "ApiVersion", "2010-04-01", NULL};
+    const char *pairs[] = {"ToCountry",
+                           "US",
+                           "ToState",
+                           "",
+                           "SmsMessageSid",
+                           o.sid,
+                           "NumMedia",
+                           nmedia,
+                           "ToCity",
+                           "",
+                           "FromZip",
+                           "",
+                           "SmsSid",
+                           o.sid,
+                           "FromState",
+                           "",
+                           "SmsStatus",
+                           "received",
+                           "FromCity",
+                           "",
+                           "Body",
+                           o.body,
+                           "FromCountry",
+                           "US",
+                           "To",
+                           to,
+                           "MessagingServiceSid",
+                           a->cfg.messaging_service_sid,
+                           "ToZip",
+                           "",
+                           "NumSegments",
+                           "1",
+                           "MessageSid",
+                           o.sid,
+                           "AccountSid",
+                           a->cfg.account_sid,
+                           "From",
+                           o.from,
+                           "ApiVersion",
+                           "2010-04-01",
+                           NULL};
     struct tw_form form;
     tw_form_init(&form);
     rc = add_all(&form, pairs);
@@ -280,10 +315,27 @@ static int sim_status(struct adm *a, int argc, char **argv)
     if (rc < 0)
         return adm_exit_of(rc);
     const char *from = o.from ? o.from : a->cfg.phone_number;
-    const char *pairs[] = {"ErrorCode", o.error_code, "SmsSid", o.sid, "SmsStatus", o.status,
-                           "MessageStatus", o.status, "To", o.to, "MessagingServiceSid",
-                           a->cfg.messaging_service_sid, "MessageSid", o.sid, "AccountSid",
-                           a->cfg.account_sid, "From", from, "ApiVersion", "2010-04-01", NULL};
+    const char *pairs[] = {"ErrorCode",
+                           o.error_code,
+                           "SmsSid",
+                           o.sid,
+                           "SmsStatus",
+                           o.status,
+                           "MessageStatus",
+                           o.status,
+                           "To",
+                           o.to,
+                           "MessagingServiceSid",
+                           a->cfg.messaging_service_sid,
+                           "MessageSid",
+                           o.sid,
+                           "AccountSid",
+                           a->cfg.account_sid,
+                           "From",
+                           from,
+                           "ApiVersion",
+                           "2010-04-01",
+                           NULL};
     struct tw_form form;
     tw_form_init(&form);
     rc = add_all(&form, pairs);
@@ -291,8 +343,7 @@ static int sim_status(struct adm *a, int argc, char **argv)
     if (rc < 0)
         adm_errf("out of memory");
     else
-        out = post_form(a, &o, &form, a->cfg.status_callback_url, TW_ROUTE_STATUS, "status",
-                        o.sid);
+        out = post_form(a, &o, &form, a->cfg.status_callback_url, TW_ROUTE_STATUS, "status", o.sid);
     tw_form_cleanup(&form);
     return out;
 }
