@@ -46,6 +46,22 @@ def running(pid):
         return False
 
 
+def stop_all(p, log):
+    """After a failure: stop the script the way Ctrl-C does, then whatever it started by PID."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    log.seek(0)
+    for pid in started_pids(log.read()).values():
+        if running(pid):
+            os.kill(pid, signal.SIGKILL)
+    log.close()
+
+
 def cleanup(var):
     shutil.rmtree(var, ignore_errors=True)
 
@@ -57,22 +73,29 @@ def expected_programs(simulated=True):
 
 def test_once_one_message_through_then_everything_stopped():
     var = tempfile.mkdtemp(prefix="tw-run-local-")
-    p = subprocess.run(["bash", SCRIPT, "--once"], env=script_env(var), capture_output=True,
-                       text=True, timeout=300)
-    out = p.stdout + p.stderr
-    assert p.returncode == 0, out
-    assert "TWILIO IS SIMULATED" in out, out
-    pids = started_pids(out)
-    assert set(pids) == expected_programs(), (pids, out)
-    assert re.search(r"inbound SM[0-9a-f]{32} posted to \S+: HTTP 200 \(accepted\)", out), out
-    assert "the message went all the way through" in out, out
-    assert re.search(r"outcome +dispatched, receipt ob[0-9a-f]+", out), out
-    assert re.search(r'created SM[0-9a-f]{32} with the body "Echo: Hello from run-local', out), out
-    for name, pid in pids.items():
-        assert not running(pid), "%s (pid %d) is still running" % (name, pid)
-    # Redis kept its data under the var directory, with AOF on.
-    assert os.path.isdir(os.path.join(var, "redis", "appendonlydir")), os.listdir(os.path.join(var, "redis"))
-    cleanup(var)
+    log = open(os.path.join(var, "script.out"), "w+")
+    p = subprocess.Popen(["bash", SCRIPT, "--once"], env=script_env(var), stdout=log,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        rc = p.wait(300)
+        log.seek(0)
+        out = log.read()
+        assert rc == 0, out
+        assert "TWILIO IS SIMULATED" in out, out
+        pids = started_pids(out)
+        assert set(pids) == expected_programs(), (pids, out)
+        assert re.search(r"inbound SM[0-9a-f]{32} posted to \S+: HTTP 200 \(accepted\)", out), out
+        assert "the message went all the way through" in out, out
+        assert re.search(r"outcome +dispatched, receipt ob[0-9a-f]+", out), out
+        assert re.search(r'created SM[0-9a-f]{32} with the body "Echo: Hello from run-local', out), out
+        for name, pid in pids.items():
+            assert not running(pid), "%s (pid %d) is still running" % (name, pid)
+        # Redis kept its data under the var directory, with AOF on.
+        assert os.path.isdir(os.path.join(var, "redis", "appendonlydir")), os.listdir(
+            os.path.join(var, "redis"))
+    finally:
+        stop_all(p, log)
+        cleanup(var)
 
 
 def test_ctrl_c_stops_everything():
@@ -122,10 +145,7 @@ def test_ctrl_c_stops_everything():
             assert not running(pid), "%s (pid %d) is still running" % (name, pid)
             assert "%s (pid %d) stopped" % (name, pid) in out, out
     finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-        log.close()
+        stop_all(p, log)
         cleanup(var)
 
 
@@ -168,10 +188,7 @@ def test_real_credentials_serve_real_traffic():
         for name, pid in pids.items():
             assert not running(pid), "%s (pid %d) is still running" % (name, pid)
     finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-        log.close()
+        stop_all(p, log)
         cleanup(var)
 
 
