@@ -3,6 +3,7 @@
 PID, HTTP over loopback, Twilio signatures, and a tiny test runner. Standard library only."""
 import base64
 import hashlib
+import atexit
 import hmac
 import http.client as httpclient
 import os
@@ -56,6 +57,29 @@ def wait_port(port, timeout=10.0, proc=None):
 
 
 # ---------------------------------------------------------------- redis
+
+# Every process a test starts through this module, so that a test that dies half-way still
+# leaves nothing running: at exit, whatever is alive is killed (by its PID, and only ours).
+_started = []
+
+
+def _reap():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_reap)
+
+
+def track(popen):
+    _started.append(popen)
+    return popen
+
 
 class RedisError(Exception):
     pass
@@ -128,7 +152,8 @@ class RedisServer:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.aof else "no",
                 "--appendfsync", "always", "--enable-debug-command", "yes"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = track(subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
         end = time.time() + 10
         while time.time() < end:
             try:
@@ -174,8 +199,8 @@ class Proc:
         full.update({k: str(v) for k, v in env.items() if v is not None})
         # TW_TEST_WRAPPER (e.g. "valgrind --leak-check=full ...") runs the binary under a tool
         wrapper = shlex.split(os.environ.get("TW_TEST_WRAPPER", ""))
-        self.proc = subprocess.Popen(wrapper + [binary(name)] + list(args), env=full,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = track(subprocess.Popen(wrapper + [binary(name)] + list(args), env=full,
+                                           stdout=self.log, stderr=subprocess.STDOUT))
         self.port = port
         if port and wait:
             wait_port(port, proc=self.proc)
