@@ -99,7 +99,8 @@ int tw_outbound_enqueue(redisContext *c, const char *prefix, const struct tw_out
 
     const char *body = req->body ? req->body : "";
     /* No media and an empty list are the same request. */
-    const char *media = req->media_json && strcmp(req->media_json, "[]") != 0 ? req->media_json : "";
+    const char *media =
+        req->media_json && strcmp(req->media_json, "[]") != 0 ? req->media_json : "";
     const char *source = req->source ? req->source : "";
     const char *idem = req->idempotency_key && *req->idempotency_key ? req->idempotency_key : NULL;
 
@@ -128,8 +129,18 @@ int tw_outbound_enqueue(redisContext *c, const char *prefix, const struct tw_out
         if (rc < 0)
             goto out;
         snprintf(k_job, sizeof k_job, "%s" TW_K_JOB "%s", prefix, id);
-        const char *argv[] = {k_job, k_stream, k_outq, idem ? k_idem : "", id,
-                              req->conversation_key, body, media, source, created, hash, ttl,
+        const char *argv[] = {k_job,
+                              k_stream,
+                              k_outq,
+                              idem ? k_idem : "",
+                              id,
+                              req->conversation_key,
+                              body,
+                              media,
+                              source,
+                              created,
+                              hash,
+                              ttl,
                               idem ? idem : ""};
         int nkeys = idem ? 4 : 3;
         /* without an idempotency key, the empty 4th key is left out and the args follow */

@@ -172,8 +172,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             api_error(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
             a.allow = "GET, HEAD";
         } else if (!authorized(api, conn)) {
-            api_error(&a, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                      "missing or wrong bearer token");
+            api_error(&a, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
         } else if (is_post_route && declared_too_big(conn)) {
             api_error(&a, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "request body too large");
         } else {
@@ -234,7 +233,8 @@ static bool same_port(const char *a, const char *b)
 {
     char ha[256], hb[256];
     int pa, pb;
-    if (tw_cfg_split_listen(a, ha, sizeof ha, &pa) < 0 || tw_cfg_split_listen(b, hb, sizeof hb, &pb) < 0)
+    if (tw_cfg_split_listen(a, ha, sizeof ha, &pa) < 0 ||
+        tw_cfg_split_listen(b, hb, sizeof hb, &pb) < 0)
         return false;
     return pa == pb && pa != 0;
 }
@@ -290,12 +290,12 @@ int ing_api_start(const struct tw_config *cfg, struct ing_api **out)
     atomic_init(&api->in_flight, 0);
     tw_metrics_help("tw_ingress_api_requests_total", "counter",
                     "Outbound API requests by route and status.");
-    api->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-        MHD_OPTION_END);
+    api->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &ss,
+                                   MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+                                   MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
     if (!api->daemon) {
         TW_LOG_ERROR("api: cannot listen", TW_F_STR("listen", cfg->api_listen),
                      TW_F_STR("error", strerror(errno)));

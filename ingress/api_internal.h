@@ -39,9 +39,9 @@ struct ing_api {
 /* An answer: status, a JSON body (owned), extra header. */
 struct api_answer {
     unsigned status;
-    json_t *body;        /* owned */
-    const char *allow;   /* static, for 405 */
-    bool replayed;       /* Idempotent-Replayed: true */
+    json_t *body;      /* owned */
+    const char *allow; /* static, for 405 */
+    bool replayed;     /* Idempotent-Replayed: true */
 };
 
 /* {"error":{"code":code,"message":message}} with status. */

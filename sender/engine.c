@@ -352,8 +352,8 @@ static void do_touch(struct snd_engine *e)
         size_t m = n - off < CHUNK ? n - off : CHUNK;
         for (size_t i = 0; i < m; i++)
             ids[i] = ts[off + i]->entry_id;
-        if (snd_queue_touch(e->rc, e->cfg->redis_prefix, e->me, e->cfg->claim_idle_ms / 3, ids,
-                            m) < 0) {
+        if (snd_queue_touch(e->rc, e->cfg->redis_prefix, e->me, e->cfg->claim_idle_ms / 3, ids, m) <
+            0) {
             redis_check(e, "XCLAIM");
             break;
         }
@@ -437,20 +437,14 @@ static void begin_drain(struct snd_engine *e)
     e->draining = true;
     e->drain_deadline = tw_mono_ms() + e->cfg->send_timeout_ms + 5000;
     TW_LOG_INFO("draining", TW_F_INT("tasks", e->ntasks), TW_F_INT("in_flight", e->inflight));
-    struct snd_task *ts[SND_MAX_TASKS > 4096 ? 4096 : SND_MAX_TASKS];
-    for (;;) {
-        size_t n = 0;
-        for (struct snd_conv *c = e->first; c && n < sizeof ts / sizeof ts[0]; c = c->next)
-            for (struct snd_task *t = c->head; t && n < sizeof ts / sizeof ts[0]; t = t->next)
-                if (t->phase != PH_INFLIGHT && t->phase != PH_LISTING && t->phase != PH_RECORD)
-                    ts[n++] = t;
-        if (n == 0)
-            break;
-        for (size_t i = 0; i < n; i++)
+    /* everything not waiting on Twilio or on Redis goes back at once; hand_back frees only the
+     * task it is given, so the other pointers stay valid */
+    size_t n;
+    struct snd_task **ts = collect(e, false, &n);
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->phase != PH_INFLIGHT && ts[i]->phase != PH_LISTING && ts[i]->phase != PH_RECORD)
             snd_task_hand_back(e, ts[i]);
-        if (n < sizeof ts / sizeof ts[0])
-            break;
-    }
+    free(ts);
 }
 
 int snd_engine_run(struct snd_engine *e)

@@ -30,9 +30,9 @@
 #include "sender/queue.h"
 #include "sender/twilio.h"
 
-#define SND_MAX_TASKS 20000          /* tasks in memory before reading pauses */
-#define SND_RECONCILE_GRACE_MS 2000  /* after an ambiguous end, before listing */
-#define SND_RECONCILE_TRIES 5        /* list failures before a job is declared unknown */
+#define SND_MAX_TASKS 20000         /* tasks in memory before reading pauses */
+#define SND_RECONCILE_GRACE_MS 2000 /* after an ambiguous end, before listing */
+#define SND_RECONCILE_TRIES 5       /* list failures before a job is declared unknown */
 #define SND_LIST_PAGE 50
 #define SND_RETRY_BASE_MS 1000
 #define SND_RETRY_CAP_MS 60000
@@ -53,22 +53,22 @@ struct snd_task {
     char entry_id[SND_ENTRY_ID_MAX];
     char job_id[TW_JOB_ID_MAX];
     enum snd_phase phase;
-    int64_t wake;     /* monotonic ms when the current phase may run */
-    int waits;        /* consecutive WAIT/BUSY answers to claim (poll backoff) */
-    bool owned;       /* we hold the job's lease */
-    bool lost;        /* the lease went to another sender: finish nothing */
+    int64_t wake; /* monotonic ms when the current phase may run */
+    int waits;    /* consecutive WAIT/BUSY answers to claim (poll backoff) */
+    bool owned;   /* we hold the job's lease */
+    bool lost;    /* the lease went to another sender: finish nothing */
     struct snd_job job;
-    struct tw_conv conv;  /* decoded conversation key */
-    char **media;         /* owned, malloc: media URLs */
+    struct tw_conv conv; /* decoded conversation key */
+    char **media;        /* owned, malloc: media URLs */
     size_t nmedia;
     const char *to, *from, *mg, *identity; /* borrowed from conv */
     const char *destination;               /* opt-out destination: address or service */
-    char token[33];       /* the current attempt's token */
-    int retries;          /* retryable ends so far, for the backoff */
-    int list_tries;       /* failed list requests in this reconciliation */
-    int list_pass;        /* 1: filtered by DateSent, 2: without a date filter */
-    int64_t attempt_at;   /* Redis ms of the last attempt marker */
-    int64_t started_us;   /* monotonic us when the request started */
+    char token[33];                        /* the current attempt's token */
+    int retries;                           /* retryable ends so far, for the backoff */
+    int list_tries;                        /* failed list requests in this reconciliation */
+    int list_pass;                         /* 1: filtered by DateSent, 2: without a date filter */
+    int64_t attempt_at;                    /* Redis ms of the last attempt marker */
+    int64_t started_us;                    /* monotonic us when the request started */
     bool req_active;
     struct snd_req req;
     /* PH_RECORD: the created message waiting to be written */
@@ -81,8 +81,8 @@ struct snd_task {
 struct snd_conv {
     char *key; /* owned, malloc */
     struct snd_task *head, *tail;
-    struct snd_conv *hnext;        /* hash chain */
-    struct snd_conv *prev, *next;  /* all conversations, round-robin order */
+    struct snd_conv *hnext;       /* hash chain */
+    struct snd_conv *prev, *next; /* all conversations, round-robin order */
 };
 
 #define SND_CONV_BUCKETS 4096
@@ -90,15 +90,15 @@ struct snd_conv {
 struct snd_engine {
     const struct tw_config *cfg; /* borrowed */
     struct tw_redis_url rurl;
-    redisContext *rc;            /* NULL while disconnected */
+    redisContext *rc; /* NULL while disconnected */
     int64_t reconnect_at;
     int reconnect_tries;
     CURLM *multi;
-    char me[128];                /* consumer name */
+    char me[128]; /* consumer name */
     struct snd_conv *buckets[SND_CONV_BUCKETS];
     struct snd_conv *first, *last;
     long ntasks;
-    long inflight;               /* requests in curl */
+    long inflight; /* requests in curl */
     int64_t next_read, next_reclaim, next_renew, next_touch, next_stats;
     char reclaim_cursor[SND_ENTRY_ID_MAX];
     bool draining;

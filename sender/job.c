@@ -12,6 +12,7 @@
 #include "common/redis.h"
 #include "sender/util.h"
 
+/* clang-format off */
 #define LUA_NOW                                                                                    \
     "local t = redis.call('TIME')\n"                                                               \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -121,6 +122,8 @@ static const char finish_lua[] =
     "  return {1, nxt, redis.call('HGET', ARGV[9] .. nxt, 'stream_id') or ''}\n"
     "end\n"
     "return {1}\n";
+
+/* clang-format on */
 
 static struct tw_rs_script s_claim, s_mark, s_retry, s_renew, s_release, s_finish;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -38,16 +38,16 @@ enum snd_claim_kind {
 /* The job as claim found it. Strings owned, malloc (NULL when absent). */
 struct snd_job {
     enum snd_claim_kind kind;
-    char *state;            /* queued or sending (SND_CLAIM_OK), the final state (DONE) */
+    char *state; /* queued or sending (SND_CLAIM_OK), the final state (DONE) */
     char *conversation_key;
     char *body;
     char *media_json;
     char *source;
     long attempts;
-    int64_t attempt_at;     /* marker of the last attempt (Redis ms), 0 when none */
+    int64_t attempt_at; /* marker of the last attempt (Redis ms), 0 when none */
     int64_t created_at;
-    int64_t redis_now;      /* Redis's clock when the claim ran */
-    bool opted_out;         /* the participant is in one of the given opt-out sets */
+    int64_t redis_now; /* Redis's clock when the claim ran */
+    bool opted_out;    /* the participant is in one of the given opt-out sets */
 };
 
 /* Opt-out sets to look the participant up in while claiming (borrowed; NULL keys skipped). */
@@ -71,8 +71,8 @@ int snd_job_claim(redisContext *c, const char *prefix, const char *job_id, const
 /* Writes the attempt marker. Returns TW_OK (attempt_at and attempts filled), TW_ENOTFOUND when
  * the job is no longer ours or not queued, TW_EREDIS. */
 int snd_job_mark(redisContext *c, const char *prefix, const char *job_id, const char *me,
-                 const char *token, long lease_ms, int64_t *attempt_at, long *attempts)
-    TW_MUSTCHECK;
+                 const char *token, long lease_ms, int64_t *attempt_at,
+                 long *attempts) TW_MUSTCHECK;
 
 /* Back to queued after an attempt that certainly created nothing. reconciled may be NULL.
  * Returns TW_OK, TW_ENOTFOUND (not ours), TW_EREDIS. */
@@ -85,8 +85,8 @@ int snd_job_renew(redisContext *c, const char *prefix, const char *const *job_id
                   const char *me, long lease_ms, bool *alive) TW_MUSTCHECK;
 
 /* Gives the job up without an outcome (shutdown): another sender may claim it at once. */
-int snd_job_release(redisContext *c, const char *prefix, const char *job_id, const char *me)
-    TW_MUSTCHECK;
+int snd_job_release(redisContext *c, const char *prefix, const char *job_id,
+                    const char *me) TW_MUSTCHECK;
 
 /* The outcome of a job. Strings borrowed; NULL for none. */
 struct snd_outcome_rec {

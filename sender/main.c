@@ -44,10 +44,10 @@ int main(void)
         goto out;
     }
     engine_ok = true;
-    TW_LOG_INFO("sender started", TW_F_STR("consumer", engine.me),
-                TW_F_STR("mode", cfg.send_mode == TW_SEND_AT_LEAST_ONCE ? "at-least-once"
-                                                                        : "at-most-once"),
-                TW_F_DBL("mps", cfg.send_mps), TW_F_INT("concurrency", cfg.send_concurrency));
+    TW_LOG_INFO(
+        "sender started", TW_F_STR("consumer", engine.me),
+        TW_F_STR("mode", cfg.send_mode == TW_SEND_AT_LEAST_ONCE ? "at-least-once" : "at-most-once"),
+        TW_F_DBL("mps", cfg.send_mps), TW_F_INT("concurrency", cfg.send_concurrency));
     snd_engine_run(&engine);
     code = 0;
     TW_LOG_INFO("sender stopped");

@@ -91,9 +91,9 @@ int snd_queue_read(redisContext *c, const char *prefix, const char *me, int coun
     snprintf(cnt, sizeof cnt, "%d", count);
     snprintf(blk, sizeof blk, "%ld", block_ms);
     const char *with_block[] = {"XREADGROUP", "GROUP", TW_G_SENDERS, me, "COUNT", cnt,
-                                "BLOCK", blk, "STREAMS", k, ">"};
+                                "BLOCK",      blk,     "STREAMS",    k,  ">"};
     const char *no_block[] = {"XREADGROUP", "GROUP", TW_G_SENDERS, me, "COUNT", cnt,
-                              "STREAMS", k, ">"};
+                              "STREAMS",    k,       ">"};
     redisReply *r = block_ms >= 0 ? redisCommandArgv(c, 11, with_block, NULL)
                                   : redisCommandArgv(c, 9, no_block, NULL);
     *out = NULL;
@@ -114,8 +114,7 @@ int snd_queue_read(redisContext *c, const char *prefix, const char *me, int coun
 }
 
 int snd_queue_autoclaim(redisContext *c, const char *prefix, const char *me, long min_idle_ms,
-                        char cursor[SND_ENTRY_ID_MAX], int count, struct snd_entry **out,
-                        size_t *n)
+                        char cursor[SND_ENTRY_ID_MAX], int count, struct snd_entry **out, size_t *n)
 {
     char k[512], idle[24], cnt[16];
     stream_key(k, sizeof k, prefix);
@@ -129,8 +128,7 @@ int snd_queue_autoclaim(redisContext *c, const char *prefix, const char *me, lon
     if (is_err(r, "NOGROUP")) {
         rc = snd_queue_ensure_group(c, prefix);
     } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-               r->element[0]->type == REDIS_REPLY_STRING &&
-               r->element[0]->len < SND_ENTRY_ID_MAX) {
+               r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < SND_ENTRY_ID_MAX) {
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = '\0';
         rc = take_entries(r->element[1], out, n);

@@ -43,7 +43,7 @@ int snd_queue_touch(redisContext *c, const char *prefix, const char *me, long mi
 int snd_queue_ack(redisContext *c, const char *prefix, const char *id) TW_MUSTCHECK;
 
 /* The group's lag (entries not yet delivered) and pending count; -1 when unknown. */
-int snd_queue_stats(redisContext *c, const char *prefix, long long *lag, long long *pending)
-    TW_MUSTCHECK;
+int snd_queue_stats(redisContext *c, const char *prefix, long long *lag,
+                    long long *pending) TW_MUSTCHECK;
 
 #endif

@@ -9,8 +9,9 @@ void snd_metrics_init(void)
     tw_metrics_help(SM_SENT, "counter", "Messages Twilio accepted (created).");
     tw_metrics_help(SM_RETRIED, "counter", "Attempts Twilio did not process, retried later.");
     tw_metrics_help(SM_FAILED, "counter", "Jobs failed for good, by Twilio error code or reason.");
-    tw_metrics_help(SM_AMBIGUOUS, "counter", "Attempts whose end left it unknown whether Twilio "
-                                             "created the message.");
+    tw_metrics_help(SM_AMBIGUOUS, "counter",
+                    "Attempts whose end left it unknown whether Twilio "
+                    "created the message.");
     tw_metrics_help(SM_RECONCILED, "counter",
                     "Reconciliations by result: found, absent (sent again), unknown.");
     tw_metrics_help(SM_RECLAIMED, "counter", "Entries reclaimed from idle consumers.");

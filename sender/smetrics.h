@@ -9,7 +9,7 @@
 #define SM_AMBIGUOUS "tw_sender_ambiguous_total"   /* {why} */
 #define SM_RECONCILED "tw_sender_reconciled_total" /* {result} */
 #define SM_RECLAIMED "tw_sender_reclaimed_total"
-#define SM_REQUEST "tw_sender_request_seconds"     /* {op} */
+#define SM_REQUEST "tw_sender_request_seconds" /* {op} */
 #define SM_QUEUE_WAIT "tw_sender_queue_wait_seconds"
 #define SM_LAG "tw_sender_queue_lag"
 #define SM_PENDING "tw_sender_pending"

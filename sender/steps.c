@@ -53,8 +53,8 @@ static void drop_and_follow(struct snd_engine *e, struct snd_task *t, const stru
 static void finish(struct snd_engine *e, struct snd_task *t, const struct snd_outcome_rec *o)
 {
     struct snd_next next;
-    int rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, o,
-                            &next);
+    int rc =
+        snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, o, &next);
     if (rc == TW_EREDIS || rc == TW_ENOMEM) {
         snd_redis_failed(e, t, "finish");
         return;
@@ -103,8 +103,7 @@ static void record_sent(struct snd_engine *e, struct snd_task *t)
     }
     struct snd_outcome_rec o = {.state = "sent", .sid = m->sid, .reconciled = t->found_how};
     struct snd_next next;
-    rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, &o,
-                        &next);
+    rc = snd_job_finish(e->rc, prefix_of(e), t->job_id, t->cq->key, t->entry_id, e->me, &o, &next);
     if (rc == TW_EREDIS || rc == TW_ENOMEM) {
         t->phase = PH_RECORD;
         snd_redis_failed(e, t, "finish");
@@ -119,8 +118,7 @@ static void record_sent(struct snd_engine *e, struct snd_task *t)
         tw_metrics_inc(SM_SENT, "", 1);
         TW_LOG_INFO("job sent", TW_F_STR("job_id", t->job_id), TW_F_STR("message_sid", m->sid),
                     TW_F_STR("status", ev.status), TW_F_STR("to", to),
-                    TW_F_INT("attempts", t->job.attempts),
-                    TW_F_STR("reconciled", t->found_how));
+                    TW_F_INT("attempts", t->job.attempts), TW_F_STR("reconciled", t->found_how));
     }
     drop_and_follow(e, t, &next);
 }
@@ -246,8 +244,8 @@ static void step_claim(struct snd_engine *e, struct snd_task *t)
             oq.keys[1] = k2;
         }
     }
-    int rc = snd_job_claim(e->rc, prefix_of(e), t->job_id, t->cq->key, e->me,
-                           e->cfg->claim_idle_ms, bad ? NULL : &oq, &t->job);
+    int rc = snd_job_claim(e->rc, prefix_of(e), t->job_id, t->cq->key, e->me, e->cfg->claim_idle_ms,
+                           bad ? NULL : &oq, &t->job);
     if (rc < 0) {
         snd_redis_failed(e, t, "claim");
         return;
@@ -426,9 +424,8 @@ static void list_done(struct snd_engine *e, struct snd_task *t, CURLcode crc)
     struct snd_msg *list = NULL;
     size_t n = 0;
     bool has_next = false;
-    if (res.outcome == SND_OK &&
-        snd_resp_list(t->req.resp.data ? t->req.resp.data : "", t->req.resp.len, &list, &n,
-                      &has_next) < 0)
+    if (res.outcome == SND_OK && snd_resp_list(t->req.resp.data ? t->req.resp.data : "",
+                                               t->req.resp.len, &list, &n, &has_next) < 0)
         res.outcome = SND_RETRY;
     tw_metrics_observe(SM_REQUEST, "op=\"list\"", (double)(tw_mono_us() - t->started_us) / 1e6);
     long retry_after = res.retry_after_ms;
@@ -535,8 +532,7 @@ static void create_done(struct snd_engine *e, struct snd_task *t, CURLcode crc)
                     TW_F_STR("error_code", res.code), TW_F_INT("retry_in_ms", delay));
         if (e->draining) {
             /* nothing was created: give the job back as queued */
-            if (snd_job_retry(e->rc, prefix_of(e), t->job_id, e->me, res.why, 0, NULL) ==
-                TW_EREDIS)
+            if (snd_job_retry(e->rc, prefix_of(e), t->job_id, e->me, res.why, 0, NULL) == TW_EREDIS)
                 snd_redis_failed(e, NULL, "retry");
             snd_task_hand_back(e, t);
             break;

@@ -25,13 +25,13 @@ enum snd_outcome {
 
 /* One HTTP request to Twilio, from set-up to its end. */
 struct snd_req {
-    CURL *easy;         /* owned */
-    char *url;          /* owned, malloc */
-    char *post;         /* owned, malloc: form body; NULL for a GET */
-    struct tw_buf resp; /* the answer body, capped at SND_RESP_MAX */
+    CURL *easy;          /* owned */
+    char *url;           /* owned, malloc */
+    char *post;          /* owned, malloc: form body; NULL for a GET */
+    struct tw_buf resp;  /* the answer body, capped at SND_RESP_MAX */
     long retry_after_ms; /* Retry-After, -1 when absent */
     char errbuf[CURL_ERROR_SIZE];
-    void *owner;        /* borrowed: whoever started it */
+    void *owner; /* borrowed: whoever started it */
 };
 
 /* What one create request carries. All borrowed. Exactly one of from and mg. */
@@ -49,8 +49,8 @@ struct snd_send {
  * Basic auth (API key when configured), TLS verified, connect and total timeouts.
  * Returns TW_OK, TW_EINVAL (no To, or not exactly one of From/MessagingServiceSid), TW_ENOMEM.
  * On error r is cleaned up. */
-int snd_twilio_create(struct snd_req *r, const struct tw_config *cfg, const struct snd_send *s)
-    TW_MUSTCHECK;
+int snd_twilio_create(struct snd_req *r, const struct tw_config *cfg,
+                      const struct snd_send *s) TW_MUSTCHECK;
 
 /* Sets up r as GET of the message list filtered by To and From (each optional) and, when
  * day is not NULL ("YYYY-MM-DD"), DateSent on or after that day; newest first, page_size. */
@@ -62,13 +62,13 @@ void snd_req_cleanup(struct snd_req *r);
 /* The meaning of a finished request. Strings owned, malloc (NULL when absent). */
 struct snd_result {
     enum snd_outcome outcome;
-    long http_status;     /* 0 when no answer came */
-    long retry_after_ms;  /* -1 when absent */
-    char *code;           /* Twilio's error code, e.g. "21211" */
+    long http_status;    /* 0 when no answer came */
+    long retry_after_ms; /* -1 when absent */
+    char *code;          /* Twilio's error code, e.g. "21211" */
     char *message;
     char *more_info;
-    const char *why;      /* static, for logs and metric labels: "429", "5xx", "timeout", ... */
-    struct snd_msg msg;   /* SND_OK of a create: the created message */
+    const char *why;    /* static, for logs and metric labels: "429", "5xx", "timeout", ... */
+    struct snd_msg msg; /* SND_OK of a create: the created message */
 };
 
 /* Classifies the end of a create request (rc is curl's result for it). */

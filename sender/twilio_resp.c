@@ -55,8 +55,8 @@ int snd_rfc2822_parse(const char *s, int64_t *ms)
         s = comma + 1;
     int day, year, hh, mm, ss, used = 0;
     char mon[4], zone[8];
-    if (sscanf(s, " %2d %3s %4d %2d:%2d:%2d %7s%n", &day, mon, &year, &hh, &mm, &ss, zone,
-               &used) != 7)
+    if (sscanf(s, " %2d %3s %4d %2d:%2d:%2d %7s%n", &day, mon, &year, &hh, &mm, &ss, zone, &used) !=
+        7)
         return TW_EPARSE;
     const char *m = strstr(months, mon);
     if (strlen(mon) != 3 || !m || (m - months) % 3 != 0 || day < 1 || day > 31 || hh > 23 ||

@@ -31,13 +31,13 @@ int snd_resp_message(const char *json, size_t len, struct snd_msg *m) TW_MUSTCHE
 /* Twilio's error body {"code","message","more_info","status"}. Each out string is new (caller
  * frees with free()) or NULL when absent; code is rendered as decimal text. Returns TW_OK or
  * TW_EPARSE (nothing allocated) or TW_ENOMEM. */
-int snd_resp_error(const char *json, size_t len, char **code, char **message, char **more_info)
-    TW_MUSTCHECK;
+int snd_resp_error(const char *json, size_t len, char **code, char **message,
+                   char **more_info) TW_MUSTCHECK;
 
 /* A page of the message list. *msgs is new (free with snd_msg_list_free); entries that are not
  * message objects are skipped. *has_next tells whether next_page_uri is set. */
-int snd_resp_list(const char *json, size_t len, struct snd_msg **msgs, size_t *n, bool *has_next)
-    TW_MUSTCHECK;
+int snd_resp_list(const char *json, size_t len, struct snd_msg **msgs, size_t *n,
+                  bool *has_next) TW_MUSTCHECK;
 void snd_msg_list_free(struct snd_msg *msgs, size_t n);
 
 /* Parses an RFC 2822 date as Twilio writes it ("Thu, 24 Aug 2023 05:01:45 +0000", the day name

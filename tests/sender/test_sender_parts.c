@@ -156,11 +156,18 @@ static void test_reconcile_pick(void **state)
     (void)state;
     const int64_t at = 1692853305000LL;
     /* a base candidate and the one field each case changes */
-    struct snd_msg base = {.sid = SID1, .status = "queued", .to = "+15551230001",
-                           .from = "+15557007007", .body = "hi", .num_media = 0,
+    struct snd_msg base = {.sid = SID1,
+                           .status = "queued",
+                           .to = "+15551230001",
+                           .from = "+15557007007",
+                           .body = "hi",
+                           .num_media = 0,
                            .created_ms = at};
-    struct snd_match want = {.to = "+15551230001", .from = "+15557007007", .body = "hi",
-                             .nmedia = 0, .attempt_at_ms = at};
+    struct snd_match want = {.to = "+15551230001",
+                             .from = "+15557007007",
+                             .body = "hi",
+                             .nmedia = 0,
+                             .attempt_at_ms = at};
     struct {
         const char *name;
         struct snd_msg m;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The sender's Redis scripts against a real redis-server: claim order, leases and fencing,
- * finish, and pacing (identity schedule and the per-conversation 14107 guard). TW_TEST_NEEDS_REDIS */
+ * finish, and pacing (identity schedule and the per-conversation 14107 guard). TW_TEST_NEEDS_REDIS
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +17,12 @@
 #include "sender/job.h"
 #include "sender/pacing.h"
 
-#define KEY "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%2B15551230001"
-#define KEY2 "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%2B15551230002"
+#define KEY                                                                                        \
+    "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%"    \
+    "2B15551230001"
+#define KEY2                                                                                       \
+    "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%"    \
+    "2B15551230002"
 
 static redisContext *rc_;
 static char prefix[64];
@@ -198,10 +203,12 @@ static void test_finish_failed_writes_a_dead_letter(void **state)
     struct snd_job j;
     assert_int_equal(claim(j1, KEY, "A", &j), TW_OK);
     snd_job_cleanup(&j);
-    struct snd_outcome_rec o = {.state = "failed", .error_code = "21211",
+    struct snd_outcome_rec o = {.state = "failed",
+                                .error_code = "21211",
                                 .error_message = "Invalid 'To' Phone Number",
                                 .more_info = "https://www.twilio.com/docs/errors/21211",
-                                .reason = "permanent", .dead = true};
+                                .reason = "permanent",
+                                .dead = true};
     struct snd_next next;
     assert_int_equal(snd_job_finish(rc_, prefix, j1, KEY, NULL, "A", &o, &next), TW_OK);
     assert_string_equal(next.job_id, ""); /* the conversation has nothing more */
@@ -211,8 +218,11 @@ static void test_finish_failed_writes_a_dead_letter(void **state)
     redisReply *r = redisCommandArgv(rc_, 4, xr, NULL);
     assert_int_equal(r->elements, 1);
     redisReply *f = r->element[0]->element[1];
-    const char *want[][2] = {{"job_id", j1}, {"reason", "permanent"}, {"state", "failed"},
-                             {"error_code", "21211"}, {"conversation_key", KEY}};
+    const char *want[][2] = {{"job_id", j1},
+                             {"reason", "permanent"},
+                             {"state", "failed"},
+                             {"error_code", "21211"},
+                             {"conversation_key", KEY}};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         bool seen = false;
         for (size_t i = 0; i + 1 < f->elements; i += 2)

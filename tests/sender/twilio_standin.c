@@ -265,16 +265,16 @@ static json_t *new_message(json_t *pairs, const char *account)
     snprintf(nseg, sizeof nseg, "%zu", nc <= 160 ? (size_t)1 : (nc + 152) / 153);
     /* A Messaging Service without From picks the number later: status accepted, from null. */
     const char *status = (mg && !from) ? "accepted" : "queued";
-    json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:n,s:s,s:s,s:n,s:n,s:o,s:o,s:s,s:s,s:n,s:s,s:s,"
-                          "s:s,s:{s:s},s:s,s:I}",
-                          "account_sid", account, "api_version", "2010-04-01", "body",
-                          body ? body : "", "date_created", created, "date_sent", "date_updated",
-                          created, "direction", "outbound-api", "error_code", "error_message",
-                          "from", from ? json_string(from) : json_null(), "messaging_service_sid",
-                          mg ? json_string(mg) : json_null(), "num_media", nmed, "num_segments",
-                          nseg, "price", "price_unit", "USD", "sid", sid, "status", status,
-                          "subresource_uris", "media", media, "to", form_get(pairs, "To", NULL),
-                          "_created_ms", (json_int_t)at);
+    json_t *m =
+        json_pack("{s:s,s:s,s:s,s:s,s:n,s:s,s:s,s:n,s:n,s:o,s:o,s:s,s:s,s:n,s:s,s:s,"
+                  "s:s,s:{s:s},s:s,s:I}",
+                  "account_sid", account, "api_version", "2010-04-01", "body", body ? body : "",
+                  "date_created", created, "date_sent", "date_updated", created, "direction",
+                  "outbound-api", "error_code", "error_message", "from",
+                  from ? json_string(from) : json_null(), "messaging_service_sid",
+                  mg ? json_string(mg) : json_null(), "num_media", nmed, "num_segments", nseg,
+                  "price", "price_unit", "USD", "sid", sid, "status", status, "subresource_uris",
+                  "media", media, "to", form_get(pairs, "To", NULL), "_created_ms", (json_int_t)at);
     if (m)
         json_object_set_new(m, "uri", json_string(uri));
     return m;
@@ -332,10 +332,10 @@ static json_t *take_action(const char *op, const char *to)
 static void record(const char *method, const char *path, const char *query, const char *user,
                    const char *ctype, json_t *params, unsigned status, const char *sid)
 {
-    json_t *r = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:s?,s:s?,s:O?,s:i,s:s?}", "seq", (json_int_t)++seq,
-                          "at_ms", (json_int_t)now_ms(), "method", method, "path", path, "query",
-                          query, "auth_user", user, "content_type", ctype, "params", params,
-                          "status", (int)status, "sid", sid);
+    json_t *r = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:s?,s:s?,s:O?,s:i,s:s?}", "seq",
+                          (json_int_t)++seq, "at_ms", (json_int_t)now_ms(), "method", method,
+                          "path", path, "query", query, "auth_user", user, "content_type", ctype,
+                          "params", params, "status", (int)status, "sid", sid);
     if (r)
         json_array_append_new(requests, r);
 }
@@ -409,8 +409,10 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
     } else if ((!body || !*body) && nmedia == 0) {
         answer = twilio_error(21602, "Message body is required.", 400);
     } else if (body && chars(body) > 1600) {
-        answer = twilio_error(21617, "The concatenated message body exceeds the 1600 character "
-                                     "limit.", 400);
+        answer = twilio_error(21617,
+                              "The concatenated message body exceeds the 1600 character "
+                              "limit.",
+                              400);
     } else if (nmedia > 10) {
         answer = twilio_error(21623, "Too many media URLs.", 400);
     } else if (!e164(to)) {
@@ -457,8 +459,7 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
         if (status == 429)
             answer = twilio_error(code ? code : 20429, msg ? msg : "Too Many Requests", 429);
         else if (status >= 500)
-            answer = twilio_error(code ? code : 20500, msg ? msg : "Internal Server Error",
-                                  status);
+            answer = twilio_error(code ? code : 20500, msg ? msg : "Internal Server Error", status);
         else
             answer = twilio_error(code ? code : 21211, msg ? msg : "Error", status);
     }
@@ -552,7 +553,8 @@ static enum MHD_Result list_messages(struct MHD_Connection *conn, const char *pa
         json_t *list = json_array();
         pthread_mutex_lock(&lock);
         /* newest first, like Twilio */
-        for (size_t i = json_array_size(messages); i-- > 0 && (long)json_array_size(list) < page_size;) {
+        for (size_t i = json_array_size(messages);
+             i-- > 0 && (long)json_array_size(list) < page_size;) {
             json_t *m = public_copy(json_array_get(messages, i));
             if (list_match(m, q)) {
                 strip_private(m);
@@ -660,8 +662,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     const char *acc = url + pl;
     const char *slash = strncmp(url, PREFIX_ACCOUNTS, pl) == 0 ? strchr(acc, '/') : NULL;
     if (!slash || strcmp(slash, "/Messages.json") != 0 || (size_t)(slash - acc) > 64)
-        return send_json(conn, 404, twilio_error(20404, "The requested resource was not found",
-                                                 404), 0);
+        return send_json(conn, 404,
+                         twilio_error(20404, "The requested resource was not found", 404), 0);
     char account[65];
     memcpy(account, acc, (size_t)(slash - acc));
     account[slash - acc] = '\0';
@@ -754,8 +756,8 @@ int main(int argc, char **argv)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "tw-twilio-standin: cannot listen on 127.0.0.1:%ld\n", port);
         return 1;

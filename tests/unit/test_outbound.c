@@ -14,8 +14,12 @@
 #include "common/outbound.h"
 #include "common/redis.h"
 
-#define KEY1 "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%2B15551230001"
-#define KEY2 "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%2B15551230002"
+#define KEY1                                                                                       \
+    "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%"    \
+    "2B15551230001"
+#define KEY2                                                                                       \
+    "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%"    \
+    "2B15551230002"
 
 static redisContext *rc_;
 static char prefix[64];
@@ -89,17 +93,21 @@ static void test_created_job_entry_and_list(void **state)
 {
     (void)state;
     char id[TW_JOB_ID_MAX];
-    struct tw_outbound_req req = {.conversation_key = KEY1, .body = "hello",
-                                  .media_json = "[\"https://example.com/a.png\"]", .source = "api"};
+    struct tw_outbound_req req = {.conversation_key = KEY1,
+                                  .body = "hello",
+                                  .media_json = "[\"https://example.com/a.png\"]",
+                                  .source = "api"};
     assert_int_equal(tw_outbound_enqueue(rc_, prefix, &req, id), TW_OUTBOUND_CREATED);
     /* "ob" + 32 lower-case hex digits: URL-safe */
     assert_int_equal(strlen(id), 34);
     assert_memory_equal(id, "ob", 2);
     assert_int_equal(strspn(id + 2, "0123456789abcdef"), 32);
 
-    const char *expect[][2] = {{"state", "queued"}, {"conversation_key", KEY1},
-                               {"body", "hello"},   {"media_url", "[\"https://example.com/a.png\"]"},
-                               {"source", "api"},   {"attempts", "0"}, {"id", id}};
+    const char *expect[][2] = {
+        {"state", "queued"}, {"conversation_key", KEY1},
+        {"body", "hello"},   {"media_url", "[\"https://example.com/a.png\"]"},
+        {"source", "api"},   {"attempts", "0"},
+        {"id", id}};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         char *v = hget(id, expect[i][0]);
         assert_non_null(v);
@@ -167,11 +175,13 @@ static void test_idempotency_cases(void **state)
     const char *media = "[\"https://example.com/a.png\"]";
     const struct idem_case cases[] = {
         {"same request", {KEY1, "hi", media, "k", "api"}, TW_OUTBOUND_EXISTING},
-        {"same request from another source", {KEY1, "hi", media, "k", "echo"},
+        {"same request from another source",
+         {KEY1, "hi", media, "k", "echo"},
          TW_OUTBOUND_EXISTING},
         {"other body", {KEY1, "hi!", media, "k", "api"}, TW_OUTBOUND_CONFLICT},
         {"other conversation", {KEY2, "hi", media, "k", "api"}, TW_OUTBOUND_CONFLICT},
-        {"other media", {KEY1, "hi", "[\"https://example.com/b.png\"]", "k", "api"},
+        {"other media",
+         {KEY1, "hi", "[\"https://example.com/b.png\"]", "k", "api"},
          TW_OUTBOUND_CONFLICT},
         {"no media", {KEY1, "hi", NULL, "k", "api"}, TW_OUTBOUND_CONFLICT},
         {"other key", {KEY1, "hi", media, "k2", "api"}, TW_OUTBOUND_CREATED},
