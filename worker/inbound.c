@@ -50,9 +50,11 @@ struct wrk_inbound {
     char last_id[WRK_ID_MAX];
     char cursor[WRK_ID_MAX]; /* XAUTOCLAIM */
     int64_t next_keep, next_reclaim, next_trim, next_gauges, next_heads;
+    long heads_every; /* ms between HEADS polls: 5, doubling to 100 while nothing moves */
     bool heads_due;
     bool group_ok;
-    bool reset; /* the group was recreated during this pass: stop and sweep */
+    bool reset;    /* the group was recreated during this pass: stop and sweep */
+    bool draining; /* SIGTERM: finish what is in flight, take nothing new */
     char agent_label[64];
 };
 
@@ -176,8 +178,10 @@ static int adopt(struct wrk_inbound *in, const redisReply *entries, bool reclaim
         insert(in, h);
         n++;
     }
-    if (n)
+    if (n) {
         in->heads_due = true;
+        in->heads_every = WRK_HEADS_POLL_MS;
+    }
     return n;
 }
 
@@ -234,12 +238,13 @@ static int read_new(struct wrk_inbound *in)
 static int poll_heads(struct wrk_inbound *in, int64_t now)
 {
     enum { MAXQ = 256 };
-    const char *argv[3 + 2 * MAXQ];
+    const char *argv[4 + 2 * MAXQ];
     struct held *asked[MAXQ];
     int nq = 0;
     argv[0] = in->ctx->k_inbound;
     argv[1] = TW_G_WORKERS;
-    argv[2] = in->ctx->inq_prefix;
+    argv[2] = in->ctx->consumer;
+    argv[3] = in->ctx->inq_prefix;
     for (struct held *h = in->head; h && nq < MAXQ; h = h->next) {
         if (h->state != S_WAIT)
             continue;
@@ -251,28 +256,41 @@ static int poll_heads(struct wrk_inbound *in, int64_t now)
                    strcmp(o->e.conversation_key, h->e.conversation_key) == 0;
         if (seen)
             continue;
-        argv[3 + 2 * nq] = h->e.conversation_key;
-        argv[4 + 2 * nq] = h->e.id;
+        argv[4 + 2 * nq] = h->e.conversation_key;
+        argv[5 + 2 * nq] = h->e.id;
         asked[nq++] = h;
     }
-    in->next_heads = now + WRK_HEADS_POLL_MS;
     in->heads_due = false;
+    if (in->heads_every < WRK_HEADS_POLL_MS)
+        in->heads_every = WRK_HEADS_POLL_MS;
+    in->next_heads = now + in->heads_every;
     if (nq == 0)
         return 0;
-    redisReply *r = wrk_rconn_eval(in->ctx->redis, &wrk_script_heads, 1, 3 + 2 * nq, argv, NULL);
+    redisReply *r = wrk_rconn_eval(in->ctx->redis, &wrk_script_heads, 1, 4 + 2 * nq, argv, NULL);
     if (!r)
         return 0;
     int n = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)nq) {
-        for (int i = 0; i < nq; i++)
-            if (r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1) {
+        for (int i = 0; i < nq; i++) {
+            if (r->element[i]->type != REDIS_REPLY_INTEGER)
+                continue;
+            if (r->element[i]->integer == 1) {
                 asked[i]->state = S_READY;
                 n++;
+            } else if (r->element[i]->integer == 2) {
+                asked[i]->lost = true; /* carried on by another consumer */
+                n++;
             }
+        }
     } else if (!handle_nogroup(in, r)) {
         log_script_error("heads", r);
     }
     freeReplyObject(r);
+    /* Turns mostly come by hand-over (FINISH carries a conversation on); polling is the fallback,
+     * so it slows down while nothing moves. */
+    in->heads_every = n ? WRK_HEADS_POLL_MS
+                        : (in->heads_every * 2 > WRK_HEADS_POLL_MAX_MS ? WRK_HEADS_POLL_MAX_MS
+                                                                       : in->heads_every * 2);
     return n;
 }
 
@@ -342,8 +360,9 @@ static int finish_one(struct wrk_inbound *in, struct held *h, int64_t now)
                           h->fin_detail,
                           now_ms,
                           ttl,
-                          h->fin_dead ? "1" : "0"};
-    redisReply *r = wrk_rconn_eval(ctx->redis, &wrk_script_finish, 4, 13, argv, NULL);
+                          h->fin_dead ? "1" : "0",
+                          in->draining ? "0" : "1"};
+    redisReply *r = wrk_rconn_eval(ctx->redis, &wrk_script_finish, 4, 14, argv, NULL);
     if (!r)
         return 0;
     int rc = 1;
@@ -352,8 +371,10 @@ static int finish_one(struct wrk_inbound *in, struct held *h, int64_t now)
         const char *what = r->element[0]->str;
         if (!strcmp(what, "ok")) {
             log_outcome(in, h);
-            /* the next entry of the conversation may be ours: its turn has come */
-            if (r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+            /* the conversation's next entry: ours already, or just taken over; its turn has come */
+            if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+                if (r->elements == 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
+                    adopt(in, r->element[2], false);
                 struct held *nx = find(in, r->element[1]->str);
                 if (nx && nx->state == S_WAIT)
                     nx->state = S_READY;
@@ -470,9 +491,9 @@ static enum begun begin_one(struct wrk_inbound *in, struct held *h, int64_t now)
                            ? r->element[0]->str
                            : "";
     if (!strcmp(what, "lost")) {
-        tw_metrics_inc(WM_CLAIMS_LOST, STREAM_LABEL, 1);
-        TW_LOG_WARN("claim lost before dispatch", TW_F_STR("message_sid", h->e.sid),
-                    TW_F_STR("stream_id", h->e.id));
+        /* usually the replica that finished its predecessor carried the conversation on */
+        TW_LOG_DEBUG("entry taken over by another consumer", TW_F_STR("message_sid", h->e.sid),
+                     TW_F_STR("stream_id", h->e.id));
         h->lost = true;
     } else if (!strcmp(what, "wait")) {
         h->state = S_WAIT;
@@ -614,7 +635,8 @@ static void keep(struct wrk_inbound *in, bool handback, bool all)
             struct held *h = find(in, r->element[i]->str);
             if (!h)
                 continue;
-            if (!handback) {
+            if (!handback && h->state == S_FLIGHT) {
+                /* a second dispatch may happen elsewhere (the agent dedupes by MessageSid) */
                 tw_metrics_inc(WM_CLAIMS_LOST, STREAM_LABEL, 1);
                 TW_LOG_WARN("claim lost to another consumer", TW_F_STR("message_sid", h->e.sid),
                             TW_F_STR("stream_id", h->e.id));
@@ -718,6 +740,7 @@ static void sweep(struct wrk_inbound *in)
 int wrk_inbound_step(struct wrk_inbound *in, int64_t now, bool draining)
 {
     int work = 0;
+    in->draining = draining;
     maintain(in, now, !draining);
     sweep(in);
     if (!in->group_ok)

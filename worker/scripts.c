@@ -37,23 +37,27 @@ static const char read_lua[] =
     "return {'', entries}\n";
 
 static const char heads_lua[] =
-    "local out = {}\n"
-    "for i = 3, #ARGV, 2 do\n"
-    "  local q, id, res = ARGV[2] .. ARGV[i], ARGV[i + 1], 0\n"
-    "  while true do\n"
-    "    local h = redis.call('LINDEX', q, 0)\n"
-    "    if not h then\n"
-    "      redis.call('RPUSH', q, id)\n"
-    "      res = 1\n"
-    "      break\n"
-    "    end\n"
-    "    if h == id then res = 1 break end\n"
-    "    if #redis.call('XPENDING', KEYS[1], ARGV[1], h, h, 1) > 0 then break end\n"
-    "    redis.call('LPOP', q)\n"
-    "  end\n"
-    "  out[#out + 1] = res\n"
-    "end\n"
-    "return out\n";
+    LUA_MINE "local out = {}\n"
+             "for i = 4, #ARGV, 2 do\n"
+             "  local q, id, res = ARGV[3] .. ARGV[i], ARGV[i + 1], 0\n"
+             "  if not mine(KEYS[1], ARGV[1], id, ARGV[2]) then\n"
+             "    res = 2\n"
+             "  else\n"
+             "    while true do\n"
+             "      local h = redis.call('LINDEX', q, 0)\n"
+             "      if not h then\n"
+             "        redis.call('RPUSH', q, id)\n"
+             "        res = 1\n"
+             "        break\n"
+             "      end\n"
+             "      if h == id then res = 1 break end\n"
+             "      if #redis.call('XPENDING', KEYS[1], ARGV[1], h, h, 1) > 0 then break end\n"
+             "      redis.call('LPOP', q)\n"
+             "    end\n"
+             "  end\n"
+             "  out[#out + 1] = res\n"
+             "end\n"
+             "return out\n";
 
 static const char begin_lua[] = LUA_MINE
     "if not mine(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return {'lost'} end\n"
@@ -104,7 +108,16 @@ static const char finish_lua[] = LUA_MINE
     "else\n"
     "  redis.call('LREM', KEYS[2], 1, ARGV[3])\n"
     "end\n"
-    "return {'ok', redis.call('LINDEX', KEYS[2], 0) or ''}\n";
+    "local nh = redis.call('LINDEX', KEYS[2], 0)\n"
+    "if not nh then return {'ok', ''} end\n"
+    "-- carry on with the conversation: its next entry waits in another consumer, idle\n"
+    "if ARGV[10] == '1' then\n"
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], nh, nh, 1)\n"
+    "  if #p > 0 and p[1][2] ~= ARGV[2] then\n"
+    "    return {'ok', nh, redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, nh)}\n"
+    "  end\n"
+    "end\n"
+    "return {'ok', nh}\n";
 
 static const char note_lua[] =
     "if redis.call('HGET', KEYS[1], '" TW_O_ATTEMPTS "') ~= ARGV[1] then return 0 end\n"

@@ -14,10 +14,11 @@
  * Answer: {"", entries} or, when nothing was new, {last id of the stream or "0-0", {}}. */
 extern struct tw_rs_script wrk_script_read;
 
-/* HEADS. KEYS: stream. ARGV: group, inq prefix, then pairs conversation_key, id.
- * For each pair: 1 when id heads its conversation list, else 0. Ids at the head that are no
- * longer pending in the group (acknowledged or deleted behind the worker's back, or the group
- * was recreated) are popped first; a missing list gets id re-registered. */
+/* HEADS. KEYS: stream. ARGV: group, consumer, inq prefix, then pairs conversation_key, id.
+ * For each pair: 2 when id is no longer this consumer's (taken over: forget it), 1 when it heads
+ * its conversation list, else 0. Ids at the head that are no longer pending in the group
+ * (acknowledged or deleted behind the worker's back, or the group was recreated) are popped
+ * first; a missing list gets our id re-registered. */
 extern struct tw_rs_script wrk_script_heads;
 
 /* BEGIN. KEYS: stream, inq list, outcome hash. ARGV: group, consumer, id, now_ms,
@@ -30,9 +31,13 @@ extern struct tw_rs_script wrk_script_begin;
 /* FINISH. KEYS: stream, inq list, outcome hash, dead stream. ARGV: group, consumer, id, token
  * ("" = no fence), outcome ("" = record nothing), detail (receipt or reason), now_ms, ttl_s,
  * dead ("1" = copy the entry to the dead stream with reason, attempts, failed_at, stream_id,
- * consumer).
+ * consumer), carry ("1" = take over the conversation's next entry from the consumer holding it).
  * Records the outcome, dead-letters, XACKs and pops the id from its conversation, all or nothing.
- * Answer: {"lost"}, {"stale"} (another attempt began since: the fence), or {"ok", next head}. */
+ * Then, with carry, the conversation's next entry, if another consumer holds it (waiting for its
+ * turn, never in flight: it was not the head), is claimed for this one, so the conversation goes
+ * on here at once instead of when the other consumer next looks.
+ * Answer: {"lost"}, {"stale"} (another attempt began since: the fence), or
+ * {"ok", next head or "", [entries claimed]}. */
 extern struct tw_rs_script wrk_script_finish;
 
 /* NOTE. KEYS: outcome hash. ARGV: token, last_error, next_attempt_at, now_ms.

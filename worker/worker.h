@@ -31,7 +31,8 @@ struct wrk_ctx {
 #define WRK_RETRY_CAP_MS 300000L
 #define WRK_AGENT_TIMEOUT_MS 30000L                 /* one agent call or hook, connect included */
 #define WRK_DRAIN_MS (WRK_AGENT_TIMEOUT_MS + 5000L) /* SIGTERM: longest wait for in-flight work */
-#define WRK_HEADS_POLL_MS 5        /* how often waiting entries look for their turn */
+#define WRK_HEADS_POLL_MS 5        /* waiting entries look for their turn, at first this often */
+#define WRK_HEADS_POLL_MAX_MS 100  /* ... and at least this often */
 #define WRK_BLOCK_MAX_MS 1000      /* longest wait when nothing is due */
 #define WRK_NOTIFY_DOWN_POLL_MS 50 /* without wake-ups, look for new entries this often */
 #define WRK_TRIM_EVERY_MS 5000

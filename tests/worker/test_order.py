@@ -85,7 +85,8 @@ def test_order_200_messages_20_conversations_4_workers():
         assert all(o["outcome"] == "dispatched" and o["attempts"] == "1" for o in outs)
         counts = [len(dispatched_by(p)) for p in workers]
         assert sum(counts) == 200 and sum(1 for c in counts if c) >= 2, counts
-        assert r("KEYS", "tw:inq:*") == []  # every conversation list emptied and removed
+        left = r("KEYS", "tw:inq:*")
+        assert left == [], [(k, r("LRANGE", k, 0, -1)) for k in left]  # every list emptied, removed
     finally:
         for p in workers:
             w.stop_clean(p)
