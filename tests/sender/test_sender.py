@@ -5,8 +5,12 @@ order across replicas, pacing, crashes and SIGTERM."""
 import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -396,6 +400,87 @@ def test_redis_restart_loses_nothing_and_sends_nothing_twice():
         redis.stop()
 
 
+def test_connections_are_reused():
+    with pipeline(TW_SEND_CONCURRENCY="2") as (redis, si, _):
+        r = redis.client()
+        # one conversation: its jobs go one at a time, so one kept-alive connection serves them
+        jobs = [j for _, j in sl.enqueue(redis.url, [(sl.conv_key(P1), "n%d" % i)
+                                                    for i in range(10)])]
+        for j in jobs:
+            assert sl.wait_state(r, j, FINAL)["state"] == "sent"
+        ports = {c["client_port"] for c in si.creates()}
+        assert len(si.creates()) == 10 and 0 not in ports
+        assert len(ports) <= 2, ports
+
+
+class TLSServer:
+    """An HTTPS server with a self-signed certificate (which a verifying client must refuse)."""
+
+    def __init__(self):
+        import ssl
+        import threading
+        self.dir = tempfile.mkdtemp(prefix="tw-tls-")
+        cert, key = os.path.join(self.dir, "c.pem"), os.path.join(self.dir, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes_failed = 0
+        self.requests = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import ssl
+        self.sock.settimeout(0.2)
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(2)
+                    if tls.recv(65536):
+                        self.requests += 1
+            except (ssl.SSLError, OSError):
+                self.handshakes_failed += 1
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_tls_is_verified():
+    tls = TLSServer()
+    redis = tw.RedisServer()
+    s = tw.Proc("tw-sender", sl.sender_env(redis, type("S", (), {"base": ""})(),
+                                           TWILIO_API_BASE="https://127.0.0.1:%d" % tls.port))
+    try:
+        r = redis.client()
+        job_id = send(redis)
+        tw.wait_until(lambda: tls.handshakes_failed >= 1, what="a refused handshake")
+        # nothing was sent over an unverified connection, and nothing was given up
+        tw.wait_until(lambda: sl.job(r, job_id).get("last_error") == "connect",
+                      what="the job waiting to retry")
+        assert tls.requests == 0
+        assert sl.job(r, job_id)["state"] in ("queued", "sending")
+        assert r("XLEN", "tw:outbound:dead") == 0
+        assert s.stop() == 0
+    finally:
+        s.stop()
+        redis.stop()
+        tls.stop()
+
+
 def test_bad_jobs_fail_without_a_call():
     with pipeline() as (redis, si, _):
         r = redis.client()
@@ -456,6 +541,8 @@ if __name__ == "__main__":
             test_sigterm_finishes_the_request_in_flight,
             test_sigterm_hands_back_waiting_jobs,
             test_redis_restart_loses_nothing_and_sends_nothing_twice,
+            test_connections_are_reused,
+            test_tls_is_verified,
             test_bad_jobs_fail_without_a_call,
             test_metrics,
             test_bad_configuration_exits_78])

@@ -19,8 +19,8 @@
  *        retry_after (seconds), create (true: the message is created before the answer),
  *        hang_ms (wait before answering), close (true: close the connection, no answer),
  *        times (default 1), to (applies only to creates for this To)
- *   GET  /_control/log       {"requests":[{seq, at_ms, method, path, query, auth_user,
- *                             content_type, params:[[name,value],...], status, sid}]}
+ *   GET  /_control/log       {"requests":[{seq, at_ms, method, path, auth_user, content_type,
+ *                             params:[[name,value],...], status, sid, client_port}]}
  *   GET  /_control/messages  {"messages":[<message resource>...]} in creation order
  *   POST /_control/reset     forget everything */
 #include <arpa/inet.h>
@@ -329,13 +329,26 @@ static json_t *take_action(const char *op, const char *to)
     return NULL;
 }
 
-static void record(const char *method, const char *path, const char *query, const char *user,
-                   const char *ctype, json_t *params, unsigned status, const char *sid)
+/* The client's source port: requests that share a port came over one kept-alive connection. */
+static int client_port(struct MHD_Connection *conn)
 {
-    json_t *r = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:s?,s:s?,s:O?,s:i,s:s?}", "seq",
-                          (json_int_t)++seq, "at_ms", (json_int_t)now_ms(), "method", method,
-                          "path", path, "query", query, "auth_user", user, "content_type", ctype,
-                          "params", params, "status", (int)status, "sid", sid);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return 0;
+    if (ci->client_addr->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_port);
+    return 0;
+}
+
+static void record(struct MHD_Connection *conn, const char *method, const char *path,
+                   const char *user, const char *ctype, json_t *params, unsigned status,
+                   const char *sid)
+{
+    json_t *r = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:s?,s:O?,s:i,s:s?,s:i}", "seq", (json_int_t)++seq,
+                          "at_ms", (json_int_t)now_ms(), "method", method, "path", path,
+                          "auth_user", user, "content_type", ctype, "params", params, "status",
+                          (int)status, "sid", sid, "client_port", client_port(conn));
     if (r)
         json_array_append_new(requests, r);
 }
@@ -466,7 +479,7 @@ static enum MHD_Result create_message(struct MHD_Connection *conn, const char *p
 reply:
     /* logged on arrival, so a client killed during a hang still shows its request */
     pthread_mutex_lock(&lock);
-    record("POST", path, NULL, user, ctype, pairs, close_conn ? 0 : status, sid);
+    record(conn, "POST", path, user, ctype, pairs, close_conn ? 0 : status, sid);
     pthread_mutex_unlock(&lock);
     if (action) {
         long hang = (long)json_integer_value(json_object_get(action, "hang_ms"));
@@ -572,7 +585,7 @@ static enum MHD_Result list_messages(struct MHD_Connection *conn, const char *pa
                            (json_int_t)page_size, "previous_page_uri", "start", 0, "uri", uri);
     }
     pthread_mutex_lock(&lock);
-    record("GET", path, NULL, user, NULL, q, status, NULL);
+    record(conn, "GET", path, user, NULL, q, status, NULL);
     pthread_mutex_unlock(&lock);
     json_decref(q);
     json_decref(action);
@@ -671,7 +684,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     enum MHD_Result ret;
     if (!authorized(conn, &user)) {
         pthread_mutex_lock(&lock);
-        record(method, url, NULL, user, NULL, NULL, 401, NULL);
+        record(conn, method, url, user, NULL, NULL, 401, NULL);
         pthread_mutex_unlock(&lock);
         ret = send_json(conn, 401, twilio_error(20003, "Authenticate", 401), 0);
     } else if (strcmp(method, "POST") == 0) {
