@@ -79,12 +79,14 @@ static void set_str(json_t *o, const char *key, const json_t *payload, const cha
 }
 
 /* {"kind":"signal","type":"twilio.message","body":..,"attributes":{..},"initialData":{..}}.
- * new: caller frees with free(); NULL when out of memory or the conversation is unusable. */
-static char *build_body(const struct wrk_msg *msg)
+ * *out is new: caller frees with free(). Returns TW_OK, TW_EPARSE (the conversation is
+ * unusable) or TW_ENOMEM. */
+static int build_body(const struct wrk_msg *msg, char **out)
 {
     const json_t *p = msg->payload, *c = msg->conversation;
     json_t *root = json_object(), *attrs = json_object(), *init = json_object();
-    char *text = NULL;
+    int rc = TW_ENOMEM;
+    *out = NULL;
     if (!root || !attrs || !init)
         goto out;
     const char *body = json_string_value(json_object_get(p, "Body"));
@@ -103,6 +105,7 @@ static char *build_body(const struct wrk_msg *msg)
         set_str(attrs, key, p, name);
     }
 
+    rc = TW_EPARSE;
     const char *type = json_string_value(json_object_get(c, "type"));
     const char *participant = json_string_value(json_object_get(c, "participant"));
     if (!type || !participant)
@@ -123,12 +126,13 @@ static char *build_body(const struct wrk_msg *msg)
     json_object_set_new(init, "participant", json_string(participant));
     json_object_set(root, "attributes", attrs);
     json_object_set(root, "initialData", init);
-    text = json_dumps(root, JSON_COMPACT);
+    *out = json_dumps(root, JSON_COMPACT);
+    rc = *out ? TW_OK : TW_ENOMEM;
 out:
     json_decref(root);
     json_decref(attrs);
     json_decref(init);
-    return text;
+    return rc;
 }
 
 static void on_answer(void *ctx, const struct wrk_http_resp *resp)
@@ -186,12 +190,15 @@ static int http_start(void *state, const struct wrk_msg *msg, wrk_done_fn done, 
     }
     if (rc < 0)
         goto out;
-    body = build_body(msg);
-    if (!body) {
+    rc = build_body(msg, &body);
+    if (rc == TW_EPARSE) {
         wrk_result_set(&res, WRK_PERMANENT, "entry has no usable conversation");
         done(job, &res);
+        rc = TW_OK;
         goto out;
     }
+    if (rc < 0)
+        goto out; /* out of memory: the caller retries later */
     call = malloc(sizeof *call);
     if (!call) {
         rc = TW_ENOMEM;
