@@ -45,6 +45,20 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     return len;
 }
 
+/* Called by libcurl just before it writes the request on a connection. libcurl silently writes
+ * a request again on a fresh connection when a reused one dies before any answer byte; for a
+ * create that may be a second message (Twilio may have created the first and then lost the
+ * connection), so the second write is refused and the end is ambiguous: reconciled, not resent. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    struct snd_req *r = ud;
+    return ++r->writes > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
 /* <base>/2010-04-01/Accounts/<AC>/Messages.json, the base's trailing slashes dropped. */
 static char *messages_url(const struct tw_config *cfg)
 {
@@ -136,7 +150,9 @@ int snd_twilio_create(struct snd_req *r, const struct tw_config *cfg, const stru
     if (rc < 0)
         goto out;
     if (curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post) ||
-        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->post)))
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->post)) ||
+        curl_easy_setopt(r->easy, CURLOPT_PREREQFUNCTION, on_prereq) ||
+        curl_easy_setopt(r->easy, CURLOPT_PREREQDATA, r))
         rc = TW_ENOMEM;
 out:
     tw_form_cleanup(&f);
@@ -247,7 +263,7 @@ static void take_error(struct snd_req *r, struct snd_result *out, const char *fa
 
 static void classify_transport(struct snd_req *r, CURLcode rc, struct snd_result *out)
 {
-    bool safe = nothing_sent(r->easy, rc);
+    bool safe = r->writes <= 1 && nothing_sent(r->easy, rc);
     out->outcome = safe ? SND_RETRY : SND_AMBIGUOUS;
     out->why = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : safe ? "connect" : "network";
     char text[CURL_ERROR_SIZE + 64];

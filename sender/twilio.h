@@ -30,6 +30,7 @@ struct snd_req {
     char *post;          /* owned, malloc: form body; NULL for a GET */
     struct tw_buf resp;  /* the answer body, capped at SND_RESP_MAX */
     long retry_after_ms; /* Retry-After, -1 when absent */
+    int writes;          /* times libcurl was about to write the request (see snd_twilio_create) */
     char errbuf[CURL_ERROR_SIZE];
     void *owner; /* borrowed: whoever started it */
 };
