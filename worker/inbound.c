@@ -470,7 +470,7 @@ static void on_done(void *job, const struct wrk_result *res)
 enum begun { BEGIN_DOWN, BEGIN_OTHER, BEGIN_GO };
 
 /* BEGIN for one entry. BEGIN_GO: attempt h->token may run; BEGIN_OTHER: h changed state (wait,
- * finish, lost, error); BEGIN_DOWN: Redis is down. */
+ * finish, lost, error, or a retry not yet due); BEGIN_DOWN: Redis is down. */
 static enum begun begin_one(struct wrk_inbound *in, struct held *h, int64_t now)
 {
     struct wrk_ctx *ctx = in->ctx;
@@ -497,6 +497,9 @@ static enum begun begin_one(struct wrk_inbound *in, struct held *h, int64_t now)
         h->lost = true;
     } else if (!strcmp(what, "wait")) {
         h->state = S_WAIT;
+    } else if (!strcmp(what, "later") && r->elements == 2 &&
+               r->element[1]->type == REDIS_REPLY_INTEGER) {
+        h->not_before = now + r->element[1]->integer; /* the recorded retry time */
     } else if (!strcmp(what, "done")) {
         set_finish(h, "", NULL, false, false);
     } else if (!strcmp(what, "go") && r->elements == 2 &&
