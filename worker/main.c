@@ -73,6 +73,20 @@ static void run(struct wrk_ctx *ctx, struct wrk_notify *notify, struct wrk_inbou
     }
 }
 
+/* A clean stop removes this consumer from a group it holds nothing in. */
+static void leave_group(struct wrk_ctx *ctx, const char *stream, const char *group)
+{
+    const char *argv[] = {stream, group, ctx->consumer};
+    redisReply *r = wrk_rconn_get(ctx->redis)
+                        ? wrk_rconn_eval(ctx->redis, &wrk_script_leave, 1, 3, argv, NULL)
+                        : NULL;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        TW_LOG_INFO("left the consumer group", TW_F_STR("stream", stream),
+                    TW_F_STR("group", group));
+    if (r)
+        freeReplyObject(r);
+}
+
 /* SIGTERM: stop reading, give back what waits, let calls in flight finish and record them. */
 static void drain(struct wrk_ctx *ctx, struct wrk_inbound *in, struct wrk_statuses *st)
 {
@@ -97,6 +111,8 @@ static void drain(struct wrk_ctx *ctx, struct wrk_inbound *in, struct wrk_status
      * pending: another replica reclaims it after TW_CLAIM_IDLE_MS */
     wrk_inbound_handback(in, true);
     wrk_statuses_handback(st, true);
+    leave_group(ctx, ctx->k_inbound, TW_G_WORKERS);
+    leave_group(ctx, ctx->k_status, TW_G_STATUS);
 }
 
 int main(void)

@@ -5,7 +5,7 @@
 #include "common/keys.h"
 
 struct tw_rs_script wrk_script_read, wrk_script_heads, wrk_script_begin, wrk_script_finish,
-    wrk_script_note, wrk_script_keep, wrk_script_trim, wrk_script_deadack;
+    wrk_script_note, wrk_script_keep, wrk_script_trim, wrk_script_deadack, wrk_script_leave;
 
 /* True when id is still in the group's pending list and owned by consumer. */
 #define LUA_MINE                                                                                   \
@@ -177,6 +177,20 @@ static const char deadack_lua[] =
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
+static const char leave_lua[] =
+    "local ok, cs = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])\n"
+    "if not ok then return 0 end\n"
+    "for _, c in ipairs(cs) do\n"
+    "  local info = {}\n"
+    "  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end\n"
+    "  if info['name'] == ARGV[2] then\n"
+    "    if tonumber(info['pending']) ~= 0 then return 0 end\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])\n"
+    "    return 1\n"
+    "  end\n"
+    "end\n"
+    "return 0\n";
+
 void wrk_scripts_init(void)
 {
     tw_rs_script_init(&wrk_script_read, read_lua);
@@ -187,4 +201,5 @@ void wrk_scripts_init(void)
     tw_rs_script_init(&wrk_script_keep, keep_lua);
     tw_rs_script_init(&wrk_script_trim, trim_lua);
     tw_rs_script_init(&wrk_script_deadack, deadack_lua);
+    tw_rs_script_init(&wrk_script_leave, leave_lua);
 }

@@ -59,6 +59,11 @@ extern struct tw_rs_script wrk_script_trim;
  * Copies the entry to the dead stream with the dead-letter fields, then XACKs it. Answer: 1. */
 extern struct tw_rs_script wrk_script_deadack;
 
+/* LEAVE. KEYS: stream. ARGV: group, consumer. Removes the consumer from the group when it holds
+ * nothing (a clean stop), so replicas that come and go leave no names behind. Answer: 1 removed,
+ * 0 kept (entries pending, or no such consumer or group). */
+extern struct tw_rs_script wrk_script_leave;
+
 void wrk_scripts_init(void);
 
 #endif

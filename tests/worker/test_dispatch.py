@@ -429,13 +429,17 @@ def test_sigterm_finishes_in_flight_dispatch_and_exits_0():
     r = redis.client()
     sid = "SM" + "ab" * 16
     agent.push(dict(delay=1.5), sid=sid)
-    wk = w.start_worker(redis, agent.url)
+    wk = w.start_worker(redis, agent.url, TW_WORKER_ID="leaver")
     w.xadd_inbound(r, sid)
     agent.wait_requests(1, sid=sid)
     w.stop_clean(wk)  # SIGTERM while the agent still holds the request
     o = w.outcome(r, sid)
     assert o.get("outcome") == "dispatched", o
     assert w.pending(r) == 0
+    # holding nothing, it left both groups: no dead names pile up as replicas come and go
+    for stream, group in (("tw:inbound", "workers"), ("tw:status", "status")):
+        names = [dict(zip(c[0::2], c[1::2]))["name"] for c in r("XINFO", "CONSUMERS", stream, group)]
+        assert "leaver" not in names, names
 
 
 def test_sigterm_hands_back_waiting_entries():

@@ -396,6 +396,26 @@ static void test_deadack(void **state)
     freeReplyObject(r);
 }
 
+static void test_leave_only_when_nothing_is_held(void **state)
+{
+    (void)state;
+    char e1[48];
+    xadd("SMl", e1);
+    read_as("A");
+    freeReplyObject(CMD("XGROUP", "CREATECONSUMER", k_in, GROUP, "B")); /* B holds nothing */
+    const char *argv_a[] = {k_in, GROUP, "A"}, *argv_b[] = {k_in, GROUP, "B"};
+    const char *argv_none[] = {k_in, "nogroup", "A"};
+    assert_int_equal(cmd_int(eval(&wrk_script_leave, 1, 3, argv_a)), 0); /* A holds e1 */
+    assert_int_equal(cmd_int(eval(&wrk_script_leave, 1, 3, argv_b)), 1);
+    assert_int_equal(cmd_int(eval(&wrk_script_leave, 1, 3, argv_none)), 0);
+    redisReply *r = CMD("XINFO", "CONSUMERS", k_in, GROUP);
+    assert_int_equal(r->elements, 1); /* A stays, with its pending entry */
+    freeReplyObject(r);
+    char who[32];
+    owner_of(e1, who, sizeof who);
+    assert_string_equal(who, "A");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +427,7 @@ int main(void)
         cmocka_unit_test_setup(test_keep_and_hand_back, fresh),
         cmocka_unit_test_setup(test_trim_keeps_what_groups_need, fresh),
         cmocka_unit_test_setup(test_deadack, fresh),
+        cmocka_unit_test_setup(test_leave_only_when_nothing_is_held, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
