@@ -2,7 +2,6 @@
 /* A small metrics registry: a list searched under one lock; a few dozen series at most. */
 #include "common/metrics.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -10,9 +9,10 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/net.h"
 
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                 0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
 enum kind { K_COUNTER, K_GAUGE, K_HIST };
@@ -21,7 +21,7 @@ struct series {
     const char *name; /* borrowed literal */
     char *labels;     /* owned, malloc */
     enum kind kind;
-    double value;                 /* counter or gauge */
+    double value;                   /* counter or gauge */
     unsigned long long b[NBUCKETS]; /* histogram: cumulative later, per bucket here */
     unsigned long long count;
     double sum;
@@ -163,8 +163,9 @@ char *tw_metrics_render(void)
     for (const struct series *s = head; s && rc == TW_OK; s = s->next) {
         if (!last || strcmp(last, s->name) != 0) {
             const struct help *h = help_of(s->name);
-            const char *type = s->kind == K_HIST ? "histogram" : s->kind == K_GAUGE ? "gauge"
-                                                                                   : "counter";
+            const char *type = s->kind == K_HIST    ? "histogram"
+                               : s->kind == K_GAUGE ? "gauge"
+                                                    : "counter";
             if (h)
                 rc = tw_buf_printf(&b, "# HELP %s %s\n", s->name, h->text);
             if (rc == TW_OK)
@@ -219,19 +220,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 int tw_metrics_serve(const char *listen)
 {
-    char host[256];
-    int port;
-    if (tw_cfg_split_listen(listen, host, sizeof host, &port) < 0)
+    struct sockaddr_storage sa;
+    bool ipv6;
+    if (tw_net_listen_addr(listen, &sa, &ipv6) < 0)
         return TW_EINVAL;
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return TW_EINVAL;
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                               answer, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                               MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
-                               10U, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL,
+        NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT, 64U,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
     return daemon_ ? TW_OK : TW_EIO;
 }
 

@@ -2,7 +2,6 @@
 /* The outbound API's server: its own MHD daemon, bearer-token check, routing, body collection
  * with a cap, Redis connections, and the answers. The routes themselves are in api_post.c and
  * api_get.c. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -18,6 +17,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/net.h"
 #include "common/redis.h"
 #include "ingress/api_internal.h"
 
@@ -253,27 +253,16 @@ int ing_api_start(const struct tw_config *cfg, struct ing_api **out)
                      TW_F_STR("reason", "must not use the port of TW_LISTEN"));
         return TW_ECONFIG;
     }
-    char host[256];
-    int port;
-    if (tw_cfg_split_listen(cfg->api_listen, host, sizeof host, &port) < 0)
-        return TW_ECONFIG;
-    struct sockaddr_storage ss = {0};
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
-    } else {
+    struct sockaddr_storage ss;
+    bool ipv6;
+    if (tw_net_listen_addr(cfg->api_listen, &ss, &ipv6) < 0) {
         fprintf(stderr, "config: TW_API_LISTEN must be a numeric address\n");
         TW_LOG_ERROR("bad configuration", TW_F_STR("variable", "TW_API_LISTEN"),
                      TW_F_STR("reason", "must be a numeric address"));
         return TW_ECONFIG;
     }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     (ipv6 ? MHD_USE_IPv6 : 0);
     struct ing_api *api = calloc(1, sizeof *api);
     if (!api)
         return TW_ENOMEM;

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The libmicrohttpd side: routing, the content-type and size checks, body collection with a
  * cap, suspension while the admission thread stores the entry, and the answers. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/net.h"
 #include "common/stop.h"
 #include "ingress/server.h"
 
@@ -336,25 +335,14 @@ int ing_server_start(struct ing_server *srv, const struct tw_config *cfg, struct
              cfg->redis_prefix);
     snprintf(srv->ttl, sizeof srv->ttl, "%ld", cfg->dedup_ttl);
 
-    char host[256];
-    int port;
-    if (tw_cfg_split_listen(cfg->listen, host, sizeof host, &port) < 0)
-        return TW_EINVAL;
-    struct sockaddr_storage ss = {0};
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
-    } else {
+    struct sockaddr_storage ss;
+    bool ipv6;
+    if (tw_net_listen_addr(cfg->listen, &ss, &ipv6) < 0) {
         TW_LOG_ERROR("TW_LISTEN must be a numeric address", TW_F_STR("listen", cfg->listen));
         return TW_EINVAL;
     }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (ipv6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, 2U, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
