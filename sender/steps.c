@@ -131,6 +131,11 @@ static void again(struct snd_engine *e, struct snd_task *t, const char *why, lon
         fail(e, t, "max_attempts", code, message ? message : why, NULL);
         return;
     }
+    if (t->job.created_at > 0 && tw_now_ms() + delay_ms - t->job.created_at > e->cfg->max_age_ms) {
+        /* the next try would come after the age budget: a late reply is worth less than none */
+        fail(e, t, "max_age", code, message ? message : why, NULL);
+        return;
+    }
     int rc = snd_job_retry(e->rc, prefix_of(e), t->job_id, e->me, why, delay_ms, reconciled);
     if (rc == TW_ENOTFOUND) {
         TW_LOG_WARN("job no longer ours", TW_F_STR("job_id", t->job_id));
