@@ -121,10 +121,13 @@ static bool acceptable(const char *ct, const char *idem, const char *body, size_
     bool ok = json_is_object(in);
     const char *name;
     json_t *v;
-    if (ok)
-        json_object_foreach(in, name, v) ok = ok && (strcmp(name, "conversation_key") == 0 ||
-                                                     strcmp(name, "body") == 0 ||
-                                                     strcmp(name, "media_url") == 0);
+    if (ok) {
+        json_object_foreach(in, name, v)
+        {
+            ok = ok && (strcmp(name, "conversation_key") == 0 || strcmp(name, "body") == 0 ||
+                        strcmp(name, "media_url") == 0);
+        }
+    }
     ok = ok && key_ours(json_object_get(in, "conversation_key"));
     json_t *b = ok ? json_object_get(in, "body") : NULL;
     ok = ok && (!b || json_is_null(b) || json_is_string(b));
@@ -133,11 +136,14 @@ static bool acceptable(const char *ct, const char *idem, const char *body, size_
     json_t *m = ok ? json_object_get(in, "media_url") : NULL;
     ok = ok && (!m || json_is_null(m) || (json_is_array(m) && json_array_size(m) <= 10));
     size_t i;
-    if (ok && json_is_array(m))
-        json_array_foreach(m, i, v) ok =
-            ok && json_is_string(v) && json_string_length(v) <= 2048 &&
-            strlen(json_string_value(v)) == json_string_length(v) &&
-            tw_cfg_url_ok(json_string_value(v));
+    if (ok && json_is_array(m)) {
+        json_array_foreach(m, i, v)
+        {
+            ok = ok && json_is_string(v) && json_string_length(v) <= 2048 &&
+                 strlen(json_string_value(v)) == json_string_length(v) &&
+                 tw_cfg_url_ok(json_string_value(v));
+        }
+    }
     ok = ok && (text > 0 || (json_is_array(m) && json_array_size(m) > 0));
     json_decref(in);
     return ok;
