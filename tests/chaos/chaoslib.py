@@ -36,7 +36,8 @@ class Pipeline:
     """Every process of the pipeline, each started and stopped by PID."""
 
     def __init__(self, workers=3, senders=2, agent="echo", agent_url=None, standin=True,
-                 worker_env=None):
+                 worker_env=None, log_level="info"):
+        self.log_level = log_level
         self.redis = t.RedisServer(aof=True)  # appendfsync always: acknowledged is durable
         self.standin = sendlib.StandIn(extra=["--latency-ms", "10"]) if standin else None
         self.port = t.free_port()
@@ -45,7 +46,7 @@ class Pipeline:
             TW_API_LISTEN="127.0.0.1:%d" % t.free_port(), LOG_LEVEL="warn"), port=self.port)
         self.worker_env = t.run_env(REDIS_URL=self.redis.url, TW_AGENT=agent,
                                     TW_AGENT_URL=agent_url, TW_CLAIM_IDLE_MS="1000",
-                                    TW_WORKER_CONCURRENCY="8", LOG_LEVEL="info")
+                                    TW_WORKER_CONCURRENCY="8", LOG_LEVEL=log_level)
         self.worker_env.pop("TWILIO_WEBHOOK_URL", None)
         self.worker_env.update(worker_env or {})
         self.workers = [self.start_worker() for _ in range(workers)]
@@ -58,7 +59,7 @@ class Pipeline:
         return t.Proc("tw-worker", {k: v for k, v in self.worker_env.items() if v is not None})
 
     def start_sender(self):
-        env = sendlib.sender_env(self.redis, self.standin, LOG_LEVEL="info")
+        env = sendlib.sender_env(self.redis, self.standin, LOG_LEVEL=self.log_level)
         return t.Proc("tw-sender", env)
 
     def client(self):
