@@ -37,6 +37,6 @@ if [ -d tests/fuzz ] && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
   echo "== fuzz smoke (libFuzzer, clang)"
   CC=clang cmake -S . -B build-fuzz -DTW_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build-fuzz -j"$jobs" --target fuzzers
-  bash tests/fuzz/smoke.sh "$root/build-fuzz" "${TW_FUZZ_SECONDS:-20}"
+  TW_FUZZ_SEED=${TW_FUZZ_SEED:-1} bash tests/fuzz/smoke.sh "$root/build-fuzz" "${TW_FUZZ_SECONDS:-20}"
 fi
 echo "== all tests passed"

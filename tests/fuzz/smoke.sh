@@ -5,6 +5,9 @@
 # reproducer in the scratch directory, whose path is printed.
 #   smoke.sh <fuzz-build-dir> <seconds>
 set -euo pipefail
+# TW_FUZZ_SEED fixes libFuzzer's seed (CI sets 1, so a red run can be replayed exactly);
+# unset, every run explores from a new random seed.
+seed=${TW_FUZZ_SEED:-}
 build=${1:?usage: smoke.sh <fuzz-build-dir> <seconds>}
 seconds=${2:-20}
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,7 +24,7 @@ for src in "$here"/fuzz_*.c; do
   cp "$here/corpus/$name/"* "$scratch/$name/corpus/"
   echo "fuzz: $name for ${seconds}s"
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      "$bin" -max_total_time="$seconds" -dict="$here/$name.dict" -max_len=4096 \
+      "$bin" -max_total_time="$seconds" -dict="$here/$name.dict" -max_len=4096 ${seed:+-seed=$seed} \
       -artifact_prefix="$scratch/$name/artifacts/" -print_final_stats=1 \
       "$scratch/$name/corpus" > "$scratch/$name/log" 2>&1; then
     tail -n 40 "$scratch/$name/log" >&2
