@@ -13,6 +13,7 @@
 
 #include "common/outbound.h"
 #include "common/redis.h"
+#include "tests/lib/redis_fixture.h"
 
 #define KEY1                                                                                       \
     "twilio:v1:account:AC0123456789abcdef0123456789abcdef:address:%2B15557007007:participant:%"    \
@@ -27,20 +28,7 @@ static char prefix[64];
 static int setup(void **state)
 {
     (void)state;
-    const char *pf = getenv("TW_TEST_REDIS_PORT_FILE");
-    FILE *f = pf ? fopen(pf, "r") : NULL;
-    int port = 0;
-    if (!f || fscanf(f, "%d", &port) != 1) {
-        if (f)
-            fclose(f);
-        fprintf(stderr, "no redis port file\n");
-        return -1;
-    }
-    fclose(f);
-    struct tw_redis_url u = {.port = port};
-    snprintf(u.host, sizeof u.host, "127.0.0.1");
-    char err[128];
-    rc_ = tw_rs_connect(&u, 2000, err, sizeof err);
+    rc_ = tw_test_redis_connect();
     return rc_ ? 0 : -1;
 }
 

@@ -16,6 +16,7 @@
 #include "common/keys.h"
 #include "common/redis.h"
 #include "worker/scripts.h"
+#include "tests/lib/redis_fixture.h"
 
 static redisContext *rc_;
 static char pfx[64], k_in[96], k_dead[96], inq_pfx[96], out_pfx[96];
@@ -26,19 +27,7 @@ static char pfx[64], k_in[96], k_dead[96], inq_pfx[96], out_pfx[96];
 static int setup(void **state)
 {
     (void)state;
-    const char *pf = getenv("TW_TEST_REDIS_PORT_FILE");
-    FILE *f = pf ? fopen(pf, "r") : NULL;
-    int port = 0;
-    if (!f || fscanf(f, "%d", &port) != 1) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    struct tw_redis_url u = {.port = port};
-    snprintf(u.host, sizeof u.host, "127.0.0.1");
-    char err[128];
-    rc_ = tw_rs_connect(&u, 2000, err, sizeof err);
+    rc_ = tw_test_redis_connect();
     wrk_scripts_init();
     return rc_ ? 0 : -1;
 }
